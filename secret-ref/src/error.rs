@@ -1,0 +1,417 @@
+//! Errors as data: every failure names its kind, field path, reference, vault and cause, and
+//! one [`Error`] carries all the failures of a resolution so a user fixes them in one go.
+//!
+//! No message built here or by a backend may contain a secret value: messages are written
+//! from names and positions only, and conversion errors go through a redacting
+//! [`serde::de::Error`] (see `convert.rs`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::reference::{ReferenceError, scrub};
+
+/// What kind of failure happened; stable across versions (new kinds may be added).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The reference is malformed.
+    InvalidReference,
+    /// No backend or named vault has the reference's vault name.
+    UnknownVault,
+    /// A vault option (from the resolver's settings or the reference's query) is invalid.
+    InvalidConfig,
+    /// The vault has no such secret (or version).
+    NotFound,
+    /// The vault refused access.
+    PermissionDenied,
+    /// The vault could not be reached (connection refused, timeout, DNS).
+    Unreachable,
+    /// The vault answered something this crate cannot use.
+    BadResponse,
+    /// The secret is JSON but has no such key.
+    KeyNotFound,
+    /// A key was asked of a secret that is not a JSON object.
+    InvalidJson,
+    /// The secret's text does not fit the field's type.
+    Conversion,
+    /// A field marked `#[secret(reference_only)]` holds a literal.
+    LiteralNotAllowed,
+    /// A plain (non-`Secret`) field holds a reference, which would otherwise be used as a
+    /// literal password.
+    ReferenceInPlainField,
+    /// A secret was read before it was resolved.
+    Unresolved,
+    /// The configuration format failed to deserialize.
+    Deserialize,
+    /// Anything else a backend reports.
+    Other,
+}
+
+impl ErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidReference => "invalid reference",
+            ErrorKind::UnknownVault => "unknown vault",
+            ErrorKind::InvalidConfig => "invalid vault configuration",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::Unreachable => "vault unreachable",
+            ErrorKind::BadResponse => "bad response from vault",
+            ErrorKind::KeyNotFound => "key not found",
+            ErrorKind::InvalidJson => "invalid JSON secret",
+            ErrorKind::Conversion => "value does not fit the field",
+            ErrorKind::LiteralNotAllowed => "literal not allowed",
+            ErrorKind::ReferenceInPlainField => "reference in a plain field",
+            ErrorKind::Unresolved => "unresolved secret",
+            ErrorKind::Deserialize => "deserialization failed",
+            ErrorKind::Other => "error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What a vault backend reports when it cannot produce a secret.
+///
+/// The message must never contain a secret value, nor a credential: it is shown to users and
+/// written to logs. Build it from names, statuses and positions.
+///
+/// ```
+/// use secret_ref::{ErrorKind, VaultError};
+///
+/// let e = VaultError::not_found("environment variable PG_PASSWORD is not set");
+/// assert_eq!(e.kind(), ErrorKind::NotFound);
+/// assert_eq!(e.to_string(), "environment variable PG_PASSWORD is not set");
+/// ```
+#[derive(Clone)]
+pub struct VaultError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Source>,
+}
+
+impl VaultError {
+    /// A failure of the given kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        VaultError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`ErrorKind::NotFound`].
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// [`ErrorKind::PermissionDenied`].
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PermissionDenied, message)
+    }
+
+    /// [`ErrorKind::Unreachable`].
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unreachable, message)
+    }
+
+    /// [`ErrorKind::BadResponse`].
+    pub fn bad_response(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadResponse, message)
+    }
+
+    /// [`ErrorKind::InvalidConfig`].
+    pub fn invalid_config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidConfig, message)
+    }
+
+    /// Attaches the underlying error. Its `Display` must not contain secrets either.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for VaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for VaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for VaultError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// One failure: its kind, where it happened and why.
+#[derive(Clone)]
+pub struct Failure {
+    kind: ErrorKind,
+    path: Option<String>,
+    reference: Option<String>,
+    vault: Option<String>,
+    message: String,
+    source: Option<Source>,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            path: None,
+            reference: None,
+            vault: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn from_vault(err: VaultError) -> Self {
+        Failure {
+            kind: err.kind,
+            path: None,
+            reference: None,
+            vault: None,
+            message: err.message,
+            source: err.source,
+        }
+    }
+
+    pub(crate) fn from_reference(err: ReferenceError) -> Self {
+        Failure {
+            kind: ErrorKind::InvalidReference,
+            path: None,
+            reference: err.reference().map(str::to_owned),
+            vault: None,
+            message: err.problem().to_string(),
+            source: Some(Arc::new(err)),
+        }
+    }
+
+    /// Sets the reference; the text is scrubbed of credential-like options here, once, so
+    /// no caller can forget.
+    pub(crate) fn with_reference(mut self, raw: &str) -> Self {
+        self.reference = Some(scrub(raw).into_owned());
+        self
+    }
+
+    pub(crate) fn with_vault(mut self, vault: &str) -> Self {
+        self.vault = Some(vault.to_owned());
+        self
+    }
+
+    pub(crate) fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub(crate) fn with_source(mut self, source: Source) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The field path, such as `replicas[1].password`, when the failure belongs to a field.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The reference, with credential-like options scrubbed.
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    /// The vault name the reference used.
+    pub fn vault(&self) -> Option<&str> {
+        self.vault.as_deref()
+    }
+
+    /// The cause, in words; never a secret value.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(path) = &self.path {
+            write!(f, "{path}: ")?;
+        }
+        match (&self.reference, &self.vault, self.kind) {
+            (Some(r), _, ErrorKind::InvalidReference) => write!(f, "invalid reference {r}: ")?,
+            (Some(r), Some(v), _) => write!(f, "{r} (vault `{v}`): ")?,
+            (Some(r), None, _) => write!(f, "{r}: ")?,
+            (None, _, _) => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failure")
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("reference", &self.reference)
+            .field("vault", &self.vault)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Everything that went wrong in one resolution: one or more [`Failure`]s.
+///
+/// `Display` prints one failure on one line, or a count followed by one line per failure:
+///
+/// ```text
+/// 2 secrets could not be resolved:
+///   pg.password: {vault://env/pg-password} (vault `env`): environment variable PG_PASSWORD is not set
+///   replicas[1].password: invalid reference {vault://env}: no secret path after the vault name ...
+/// ```
+///
+/// ```
+/// use secret_ref::{ErrorKind, Resolver};
+///
+/// let err = Resolver::new().get("{vault://nope/x}").unwrap_err();
+/// assert_eq!(err.failures()[0].kind(), ErrorKind::UnknownVault);
+/// assert_eq!(err.failures()[0].vault(), Some("nope"));
+/// ```
+#[derive(Clone)]
+pub struct Error {
+    failures: Vec<Failure>,
+}
+
+impl Error {
+    pub(crate) fn from_failures(failures: Vec<Failure>) -> Self {
+        debug_assert!(!failures.is_empty());
+        Error { failures }
+    }
+
+    pub(crate) fn single(failure: Failure) -> Self {
+        Error {
+            failures: vec![failure],
+        }
+    }
+
+    /// Every failure, in the order the fields were visited.
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+
+    /// The kind of the first failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.failures[0].kind
+    }
+
+    /// Consumes the error into its failures.
+    pub fn into_failures(self) -> Vec<Failure> {
+        self.failures
+    }
+
+    /// Wraps an error of a configuration format (serde_json, toml, ...). Its message is kept
+    /// as the format wrote it: formats only quote values of non-secret fields, since
+    /// `Secret<T>` writes its own redacted errors.
+    pub fn deserialize(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+        match boxed.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(other) => Error::single(
+                Failure::new(ErrorKind::Deserialize, other.to_string())
+                    .with_source(Arc::from(other)),
+            ),
+        }
+    }
+
+    pub(crate) fn push(&mut self, failure: Failure) {
+        self.failures.push(failure);
+    }
+}
+
+impl From<VaultError> for Error {
+    fn from(err: VaultError) -> Self {
+        Error::single(Failure::from_vault(err))
+    }
+}
+
+impl From<ReferenceError> for Error {
+    fn from(err: ReferenceError) -> Self {
+        Error::single(Failure::from_reference(err))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.failures.as_slice() {
+            [one] => fmt::Display::fmt(one, f),
+            many => {
+                write!(f, "{} secrets could not be resolved:", many.len())?;
+                for failure in many {
+                    write!(f, "\n  {failure}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `?` on a `main` that returns `Result` prints `Debug`: make that readable.
+        if f.alternate() {
+            f.debug_struct("Error")
+                .field("failures", &self.failures)
+                .finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.failures.as_slice() {
+            [one] => one.source(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Keep secrets out of configuration files: write a *vault reference* where a password would
+//! go, as Kong Gateway does, and resolve it when the configuration loads.
+//!
+//! ```text
+//! pg_password = {vault://env/my-secret-postgres-password}
+//! ```
+//!
+//! # The pieces
+//!
+//! - [`Secret<T>`]: a field type that deserializes from a reference or a literal, resolves to
+//!   a `T`, never shows its value in `Debug`, and is zeroized on drop.
+//! - [`ResolveSecrets`] and `#[derive(ResolveSecrets)]`: resolve every reference of a
+//!   configuration in one call and report every failure with its field path.
+//! - [`Resolver`]: the vaults (the [`env`](vault::env) vault is built in; implement
+//!   [`Vault`] for more), their settings, named vaults, and the cache.
+//! - [`Reference`] and [`is_reference`]: Kong's grammar,
+//!   `{vault://<vault>/<resource>[/<key>][?<options>][#<version>]}`.
+//!
+//! # Two ways to resolve
+//!
+//! After deserialization, with the derive:
+//!
+//! ```
+//! use secret_ref::{Resolver, ResolveSecrets, Secret};
+//! use serde::Deserialize;
+//!
+//! #[derive(Debug, Deserialize, ResolveSecrets)]
+//! struct Config {
+//!     pg_host: String,
+//!     pg_password: Secret<String>,
+//! }
+//!
+//! # unsafe { std::env::set_var("MY_SECRET_POSTGRES_PASSWORD", "opensesame") };
+//! let mut config: Config = serde_json::from_str(r#"{
+//!     "pg_host": "db.internal",
+//!     "pg_password": "{vault://env/my-secret-postgres-password}"
+//! }"#)?;
+//! config.resolve_secrets(&Resolver::new())?;
+//!
+//! assert_eq!(config.pg_password.expose_secret(), "opensesame");
+//! assert_eq!(
+//!     format!("{config:?}"),
+//!     r#"Config { pg_host: "db.internal", pg_password: Secret([REDACTED]) }"#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Or during deserialization, with any serde format, inside [`Resolver::scope`]:
+//!
+//! ```
+//! # use secret_ref::{Resolver, ResolveSecrets, Secret};
+//! # use serde::Deserialize;
+//! # #[derive(Deserialize, ResolveSecrets)]
+//! # struct Config { pg_password: Secret<String> }
+//! # unsafe { std::env::set_var("MY_SECRET_POSTGRES_PASSWORD", "opensesame") };
+//! let config: Config = Resolver::new().scope(|| {
+//!     serde_json::from_str(r#"{"pg_password": "{vault://env/my-secret-postgres-password}"}"#)
+//! })?;
+//! assert_eq!(config.pg_password.expose_secret(), "opensesame");
+//! # Ok::<(), secret_ref::Error>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Every failure names its field path, the reference (with credential-like options such as
+//! `?token=` scrubbed), the vault and the cause, and one [`Error`] carries them all:
+//!
+//! ```
+//! # use secret_ref::{Resolver, ResolveSecrets, Secret};
+//! # use serde::Deserialize;
+//! #[derive(Deserialize, ResolveSecrets)]
+//! struct Replica { password: Secret<String> }
+//!
+//! #[derive(Deserialize, ResolveSecrets)]
+//! struct Config { replicas: Vec<Replica>, port: Secret<u16> }
+//!
+//! # unsafe { std::env::set_var("DOC_LIB_PORT", "not-a-port") };
+//! let mut config: Config = serde_json::from_str(r#"{
+//!     "replicas": [{"password": "{vault://env/doc-lib-unset}"}, {"password": "{vault://nope/x}"}],
+//!     "port": "{vault://env/doc-lib-port}"
+//! }"#)?;
+//! let err = config.resolve_secrets(&Resolver::new()).unwrap_err();
+//! assert_eq!(err.to_string(), "\
+//! 3 secrets could not be resolved:
+//!   replicas[0].password: {vault://env/doc-lib-unset} (vault `env`): environment variable DOC_LIB_UNSET is not set
+//!   replicas[1].password: {vault://nope/x} (vault `nope`): could not find vault `nope` (known vaults: env)
+//!   port: {vault://env/doc-lib-port} (vault `env`): the secret does not fit `u16`: invalid value: a string, expected u16");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! No error, panic or `Debug` output contains a secret value, not even a value that failed to
+//! convert or to parse as JSON.
+//!
+//! # Where this differs from Kong
+//!
+//! Kong's behaviour is the reference, except where it loses data or leaks:
+//!
+//! - A failed resolution is an error, never an empty string.
+//! - No error contains a secret value (Kong's `unable to json decode value (<v>)` does).
+//! - Path segments are percent-decoded once and `+` stays `+` (Kong decodes twice).
+//! - A key that selects a number or boolean in a JSON secret yields its JSON text.
+//! - Input Kong accepts but silently truncates is refused: `;params` in the path, `user@` or
+//!   `:port` in the vault name, a repeated query option, an unknown query option, a version
+//!   the `env` vault cannot serve (`#3`).
+//! - A string that is not a reference is never quoted in an error, since it may be a secret.
+
+#![warn(missing_docs)]
+
+mod convert;
+mod error;
+mod json_key;
+mod reference;
+mod resolve;
+mod resolver;
+mod secret;
+pub mod vault;
+
+pub use error::{Error, ErrorKind, Failure, VaultError};
+pub use reference::{Redacted, Reference, ReferenceError, ReferenceProblem, is_reference};
+pub use resolve::{Field, ResolveSecrets, Shape, secret_paths};
+pub use resolver::{Resolver, ResolverBuilder};
+pub use secret::{CloneableSecret, Secret, SecretString, ser};
+pub use vault::Vault;
+
+/// Derives [`ResolveSecrets`]; see the trait for the attributes it takes.
+#[cfg(feature = "derive")]
+pub use secret_ref_derive::ResolveSecrets;
+
+/// Re-exported so that users can `#[derive(Zeroize)]` their secret types and name
+/// `Zeroizing` without a second dependency line.
+pub use zeroize;
+
+/// What generated code calls. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::resolve::{Field, Shape, Walker};
+    pub use core;
+}

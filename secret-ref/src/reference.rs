@@ -1,0 +1,730 @@
+//! Kong's vault reference grammar.
+//!
+//! A reference stands where a secret would: `{vault://<vault>/<resource>[/<key>][/][?<options>][#<version>]}`.
+//! Parsing follows Kong's `kong.vault.parse_reference` step by step (see the crate docs for the
+//! few places where this crate is deliberately stricter, because Kong there loses data).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+/// Tells whether `s` is a vault reference, as cheaply as Kong's `is_reference`.
+///
+/// It checks only that `s` starts with `{vault://` (case-sensitive) and ends with `}`. A string
+/// that passes may still be malformed: [`Reference::parse`] says how. Surrounding whitespace
+/// makes it a plain string, as in Kong.
+///
+/// ```
+/// use secret_ref::is_reference;
+///
+/// assert!(is_reference("{vault://env/pg-password}"));
+/// assert!(is_reference("{vault://;/xx-x}")); // passes the cheap check, fails parsing
+/// assert!(!is_reference(" {vault://env/pg-password}"));
+/// assert!(!is_reference("hunter2"));
+/// ```
+#[inline]
+pub fn is_reference(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= PREFIX.len() + 1 && b.starts_with(PREFIX.as_bytes()) && b[b.len() - 1] == b'}'
+}
+
+const PREFIX: &str = "{vault://";
+
+/// A parsed vault reference such as `{vault://env/pg-creds/password?prefix=APP_#2}`.
+///
+/// `Display` writes the reference back exactly as it was written, so parsing and printing
+/// round-trip. A reference is not a secret, but its query options may carry credentials
+/// (`?token=...`): use [`Reference::redacted`] in logs; `Debug` is redacted already.
+///
+/// ```
+/// use secret_ref::Reference;
+///
+/// let r: Reference = "{vault://env/cert/key?prefix=SSL_#1}".parse()?;
+/// assert_eq!(r.vault(), "env");
+/// assert_eq!(r.resource(), "cert");
+/// assert_eq!(r.key(), Some("key"));
+/// assert_eq!(r.config("prefix"), Some("SSL_"));
+/// assert_eq!(r.version(), Some(1));
+/// assert_eq!(r.to_string(), "{vault://env/cert/key?prefix=SSL_#1}");
+/// # Ok::<(), secret_ref::ReferenceError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    raw: Box<str>,
+    vault: Box<str>,
+    resource: Box<str>,
+    key: Option<Box<str>>,
+    version: Option<u32>,
+    config: Vec<(Box<str>, Box<str>)>,
+}
+
+impl Reference {
+    /// Parses a reference, following Kong's grammar.
+    ///
+    /// Errors quote the reference (with credential-like options scrubbed) and say what is
+    /// wrong. A string that is not a reference at all is not quoted, since it may be a literal
+    /// secret.
+    ///
+    /// ```
+    /// use secret_ref::Reference;
+    ///
+    /// let err = Reference::parse("{vault://env}").unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid reference {vault://env}: no secret path after the vault name \
+    ///      (expected {vault://<vault>/<secret>})"
+    /// );
+    /// ```
+    pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
+        parse(s)
+    }
+
+    /// The vault: a backend name such as `env`, or the prefix of a named vault.
+    pub fn vault(&self) -> &str {
+        &self.vault
+    }
+
+    /// The secret's id, percent-decoded once (`%2F` gives a `/` inside the id; `+` stays `+`).
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The last path segment when the path has two or more: the field to read from a JSON
+    /// secret. A trailing `/` means "no key": `{vault://env/a/b/}` reads the whole `a/b`.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The version after `#`, if any (`#2` reads the previous value in most backends).
+    pub fn version(&self) -> Option<u32> {
+        self.version
+    }
+
+    /// A query option, such as `prefix` in `?prefix=SSL_`. A bare `?flag` reads as `"true"`.
+    pub fn config(&self, name: &str) -> Option<&str> {
+        self.config
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// All query options, in the order they were written.
+    pub fn options(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.config.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// The reference as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The reference with the values of credential-like query options (`token`,
+    /// `secret_id`, ...) replaced by `***`, for logs and error messages.
+    ///
+    /// ```
+    /// use secret_ref::Reference;
+    ///
+    /// let r = Reference::parse("{vault://hcv/db/password?token=s.abc&mount=kv}")?;
+    /// assert_eq!(r.redacted().to_string(), "{vault://hcv/db/password?token=***&mount=kv}");
+    /// # Ok::<(), secret_ref::ReferenceError>(())
+    /// ```
+    pub fn redacted(&self) -> Redacted<'_> {
+        Redacted(&self.raw)
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl fmt::Debug for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reference({})", self.redacted())
+    }
+}
+
+impl FromStr for Reference {
+    type Err = ReferenceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse(s)
+    }
+}
+
+/// A reference text with credential-like option values scrubbed; see [`Reference::redacted`].
+#[derive(Clone, Copy)]
+pub struct Redacted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&scrub(self.0))
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Option names whose values are credentials. Matching is by substring so that Kong's
+/// `approle_secret_id` and a backend's own `api_key` are covered without a list per backend;
+/// scrubbing a harmless option (`kube_api_token_file`) costs nothing.
+const SENSITIVE: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "api_key",
+    "apikey",
+    "private",
+];
+
+pub(crate) fn is_sensitive_option(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE.iter().any(|s| lower.contains(s))
+}
+
+/// Replaces the values of credential-like `name=value` pairs anywhere after the vault name.
+///
+/// This works on text, not on a parsed reference, because it must also protect references
+/// that failed to parse. Separators are the query's (`?`, `&`) and also `#` and `;`, since a
+/// malformed reference may put options after any of them.
+pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
+    let Some(q) = raw.find(['?', '&', ';', '#']) else {
+        return Cow::Borrowed(raw);
+    };
+    let mut out = String::new();
+    let mut copied = 0;
+    let bytes = raw.as_bytes();
+    let mut i = q;
+    while i < bytes.len() {
+        if matches!(bytes[i], b'?' | b'&' | b';' | b'#') {
+            let name_start = i + 1;
+            let rest = &raw[name_start..];
+            let name_len = rest.find(['=', '?', '&', ';', '#', '}']).unwrap_or(rest.len());
+            let name = &rest[..name_len];
+            if rest[name_len..].starts_with('=') && is_sensitive_option(name) {
+                let value_start = name_start + name_len + 1;
+                let value_len = raw[value_start..]
+                    .find(['&', '?', ';', '#', '}'])
+                    .unwrap_or(raw.len() - value_start);
+                out.push_str(&raw[copied..value_start]);
+                out.push_str("***");
+                copied = value_start + value_len;
+                i = copied;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(raw);
+    }
+    out.push_str(&raw[copied..]);
+    Cow::Owned(out)
+}
+
+/// Why a reference did not parse, with the reference it came from (credentials scrubbed).
+///
+/// ```
+/// use secret_ref::{Reference, ReferenceProblem};
+///
+/// let err = Reference::parse("{vault://env/test#latest}").unwrap_err();
+/// assert_eq!(err.problem(), &ReferenceProblem::InvalidVersion);
+/// assert_eq!(err.reference(), Some("{vault://env/test#latest}"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceError {
+    reference: Option<Box<str>>,
+    problem: ReferenceProblem,
+}
+
+/// What is wrong with a reference; see [`ReferenceError`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReferenceProblem {
+    /// The text does not start with `{vault://` and end with `}`.
+    NotAReference,
+    /// Nothing names the vault: `{vault:///x}`.
+    MissingVault,
+    /// No `/` follows the vault name: `{vault://env}`.
+    MissingPath,
+    /// The path is a lone `/`: `{vault://env/}`.
+    EmptyPath,
+    /// The path holds only slashes: `{vault://env/////}`.
+    InvalidPath,
+    /// The text after `#` is not a whole number.
+    InvalidVersion,
+    /// The vault name has characters other than letters, digits, `-`, `_` and `.`.
+    /// Kong would silently drop a `user@` or `:port` part; this crate refuses them.
+    InvalidVaultName,
+    /// A `;` in the path. Kong silently drops everything after it; this crate refuses it so
+    /// that a secret named `a;b` is not read as `a`.
+    Semicolon,
+    /// Percent-decoding produced bytes that are not UTF-8.
+    InvalidUtf8,
+    /// A query option without a name (`?=x`).
+    EmptyOptionName,
+    /// A query option given twice (Kong turns it into a list that no vault accepts).
+    DuplicateOption(String),
+}
+
+impl ReferenceError {
+    fn new(raw: &str, problem: ReferenceProblem) -> Self {
+        ReferenceError {
+            reference: Some(scrub(raw).into()),
+            problem,
+        }
+    }
+
+    /// What is wrong.
+    pub fn problem(&self) -> &ReferenceProblem {
+        &self.problem
+    }
+
+    /// The reference (credential-like options scrubbed); `None` when the text was not a
+    /// reference at all, because then it may be a secret.
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+}
+
+impl fmt::Display for ReferenceProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReferenceProblem::NotAReference => {
+                f.write_str("not a vault reference (expected {vault://<vault>/<secret>})")
+            }
+            ReferenceProblem::MissingVault => f.write_str(
+                "no vault name after `vault://` (expected {vault://<vault>/<secret>})",
+            ),
+            ReferenceProblem::MissingPath => f.write_str(
+                "no secret path after the vault name (expected {vault://<vault>/<secret>})",
+            ),
+            ReferenceProblem::EmptyPath => f.write_str("the secret path is empty"),
+            ReferenceProblem::InvalidPath => {
+                f.write_str("the secret path has no name in it, only slashes")
+            }
+            ReferenceProblem::InvalidVersion => {
+                f.write_str("the version after `#` must be a whole number, such as #2")
+            }
+            ReferenceProblem::InvalidVaultName => f.write_str(
+                "the vault name may only hold letters, digits, `-`, `_` and `.` \
+                 (it is a backend such as `env` or a vault prefix, not a URL host)",
+            ),
+            ReferenceProblem::Semicolon => f.write_str(
+                "`;` is not allowed in the secret path; percent-encode it as %3B",
+            ),
+            ReferenceProblem::InvalidUtf8 => {
+                f.write_str("percent-encoded bytes in the path are not valid UTF-8")
+            }
+            ReferenceProblem::EmptyOptionName => f.write_str("a query option has no name"),
+            ReferenceProblem::DuplicateOption(name) => {
+                write!(f, "the query option `{name}` is given more than once")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reference {
+            Some(r) => write!(f, "invalid reference {r}: {}", self.problem),
+            None => fmt::Display::fmt(&self.problem, f),
+        }
+    }
+}
+
+impl std::error::Error for ReferenceError {}
+
+fn parse(raw: &str) -> Result<Reference, ReferenceError> {
+    use ReferenceProblem as P;
+    if !is_reference(raw) {
+        return Err(ReferenceError {
+            reference: None,
+            problem: P::NotAReference,
+        });
+    }
+    let err = |problem| ReferenceError::new(raw, problem);
+
+    // Strip the braces and the scheme, then take LuaSocket's `url.parse` steps in its order:
+    // the fragment goes first (so `#1?x=y` is a fragment), then the authority up to the next
+    // `/`, then the query from the first `?`, then params from the first `;`.
+    let mut rest = &raw[PREFIX.len()..raw.len() - 1];
+    let mut fragment = None;
+    if let Some(i) = rest.find('#') {
+        fragment = Some(&rest[i + 1..]);
+        rest = &rest[..i];
+    }
+    let (authority, mut rest) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let mut query = None;
+    if let Some(i) = rest.find('?') {
+        query = Some(&rest[i + 1..]);
+        rest = &rest[..i];
+    }
+    let mut params = None;
+    if let Some(i) = rest.find(';') {
+        params = Some(&rest[i + 1..]);
+        rest = &rest[..i];
+    }
+    let path = rest;
+
+    let host = host_of(authority);
+    if host.is_empty() {
+        return Err(err(P::MissingVault));
+    }
+    if path.is_empty() {
+        return Err(err(P::MissingPath));
+    }
+    let resource = &path[1..];
+    if resource.is_empty() {
+        return Err(err(P::EmptyPath));
+    }
+    let version = match fragment {
+        None => None,
+        Some(f) => Some(parse_version(f).ok_or_else(|| err(P::InvalidVersion))?),
+    };
+
+    let mut parts = resource.split('/').filter(|p| !p.is_empty());
+    let Some(first) = parts.next() else {
+        return Err(err(P::InvalidPath));
+    };
+    // Kong's checks come first so that its test vectors get its answers; these are the
+    // inputs Kong accepts but silently truncates.
+    if host != authority || !host.bytes().all(is_vault_name_byte) {
+        return Err(err(P::InvalidVaultName));
+    }
+    if params.is_some() {
+        return Err(err(P::Semicolon));
+    }
+
+    let is_directory = resource.ends_with('/');
+    let mut segments: Vec<Cow<'_, str>> = Vec::with_capacity(4);
+    segments.push(decode_segment(first).ok_or_else(|| err(P::InvalidUtf8))?);
+    for part in parts {
+        segments.push(decode_segment(part).ok_or_else(|| err(P::InvalidUtf8))?);
+    }
+    let key = if segments.len() > 1 && !is_directory {
+        segments.pop().map(|k| Box::from(&*k))
+    } else {
+        None
+    };
+    let resource: Box<str> = if segments.len() == 1 {
+        Box::from(&*segments[0])
+    } else {
+        segments.join("/").into()
+    };
+
+    let mut config: Vec<(Box<str>, Box<str>)> = Vec::new();
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = match pair.split_once('=') {
+                Some((k, v)) => (decode_query(k), decode_query(v)),
+                None => (decode_query(pair), Some(Cow::Borrowed("true"))),
+            };
+            let (Some(k), Some(v)) = (k, v) else {
+                return Err(err(P::InvalidUtf8));
+            };
+            if k.is_empty() {
+                return Err(err(P::EmptyOptionName));
+            }
+            if config.iter().any(|(name, _)| **name == *k) {
+                return Err(err(P::DuplicateOption(k.into_owned())));
+            }
+            config.push((k.into(), v.into()));
+        }
+    }
+
+    Ok(Reference {
+        raw: raw.into(),
+        vault: host.into(),
+        resource,
+        key,
+        version,
+        config,
+    })
+}
+
+fn is_vault_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+}
+
+/// LuaSocket's host: the authority without `userinfo@`, without a `:port` suffix and with
+/// IPv6 brackets unwrapped.
+fn host_of(authority: &str) -> &str {
+    let mut host = match authority.find('@') {
+        Some(i) => &authority[i + 1..],
+        None => authority,
+    };
+    if let Some(i) = host.rfind(':')
+        && !host[i + 1..].contains(']')
+    {
+        host = &host[..i];
+    }
+    if host.len() > 2 && host.starts_with('[') && host.ends_with(']') {
+        host = &host[1..host.len() - 1];
+    }
+    host
+}
+
+/// Lua's `tonumber(s, 10)` accepts surrounding whitespace; versions are whole numbers.
+fn parse_version(s: &str) -> Option<u32> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `%XX` decoding; an invalid escape is kept as written, as LuaSocket and nginx do.
+fn percent_decode(s: &str, plus_is_space: bool) -> Option<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'%' || (plus_is_space && b == b'+')) {
+        return Some(Cow::Borrowed(s));
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// Path segments are decoded once and `+` stays `+` (Kong decodes twice, which turns `+`
+/// into a space and makes an AWS secret named `a+b` unreachable).
+fn decode_segment(s: &str) -> Option<Cow<'_, str>> {
+    percent_decode(s, false)
+}
+
+/// Query keys and values decode as `ngx.decode_args` does: `%XX` and `+` as a space.
+fn decode_query(s: &str) -> Option<Cow<'_, str>> {
+    percent_decode(s, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Reference {
+        Reference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn problem(s: &str) -> ReferenceProblem {
+        Reference::parse(s).expect_err(s).problem
+    }
+
+    // Kong's spec/01-unit/23-vaults_spec.lua, `is_reference`.
+    #[test]
+    fn is_reference_vectors() {
+        for s in [
+            "{vault://x/x}",
+            "{vault://x/xx}",
+            "{vault://xx/xx-x}",
+            "{vault://xxx/xx-x}",
+            "{vault://;/xx-x}",
+        ] {
+            assert!(is_reference(s), "{s}");
+        }
+        for s in [
+            "vault:/xx-x}",
+            "{vault:/xx-x",
+            "vault:/xx-x",
+            "{valut:/xx-x}",
+            "{vault:/xx-x}",
+        ] {
+            assert!(!is_reference(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn is_reference_edges() {
+        assert!(is_reference("{vault://}"));
+        assert!(is_reference("{vault://a b/c d}"));
+        assert!(!is_reference("{VAULT://env/x}"));
+        assert!(!is_reference("{vault://env/x} "));
+        assert!(!is_reference(""));
+        assert!(!is_reference("{vault://"));
+    }
+
+    // Kong's spec/01-unit/23-vaults_spec.lua, `parse_reference`.
+    #[test]
+    fn parse_vectors() {
+        let r = ok("{vault://env/test}");
+        assert_eq!(
+            (r.vault(), r.resource(), r.key(), r.version()),
+            ("env", "test", None, None)
+        );
+        assert_eq!(r.options().len(), 0);
+
+        assert_eq!(problem("{vault://env}"), ReferenceProblem::MissingPath);
+        assert_eq!(problem("{vault://env/}"), ReferenceProblem::EmptyPath);
+        assert_eq!(problem("{vault://env/////}"), ReferenceProblem::InvalidPath);
+
+        let r = ok("{vault://env/test-secret/test-key}");
+        assert_eq!((r.resource(), r.key()), ("test-secret", Some("test-key")));
+
+        let r = ok("{vault://env/test%3Asecret/test%3Akey}");
+        assert_eq!((r.resource(), r.key()), ("test:secret", Some("test:key")));
+
+        let r = ok("{vault://env//////test-secret//////test-key}");
+        assert_eq!((r.resource(), r.key()), ("test-secret", Some("test-key")));
+
+        let r = ok("{vault://env/test-secret/test-key/}");
+        assert_eq!((r.resource(), r.key()), ("test-secret/test-key", None));
+
+        let r = ok("{vault://env//////test-secret//////test-key//////}");
+        assert_eq!((r.resource(), r.key()), ("test-secret/test-key", None));
+
+        let r = ok("{vault://env/test?opt1=val1}");
+        assert_eq!((r.resource(), r.config("opt1")), ("test", Some("val1")));
+        assert_eq!(r.options().len(), 1);
+
+        let r = ok("{vault://env/test?opt1=val1&opt2=val2}");
+        assert_eq!(
+            r.options().collect::<Vec<_>>(),
+            [("opt1", "val1"), ("opt2", "val2")]
+        );
+
+        let r = ok("{vault://env/test#1}");
+        assert_eq!((r.resource(), r.version()), ("test", Some(1)));
+
+        let r = ok("{vault://env/cert/key?prefix=SSL_#1}");
+        assert_eq!(
+            (r.vault(), r.resource(), r.key(), r.config("prefix"), r.version()),
+            ("env", "cert", Some("key"), Some("SSL_"), Some(1))
+        );
+    }
+
+    #[test]
+    fn kong_error_cases() {
+        // `{vault://env?x=1}`: the whole `env?x=1` is the authority, so there is no path.
+        assert_eq!(problem("{vault://env?x=1}"), ReferenceProblem::MissingPath);
+        assert_eq!(problem("{vault:///x}"), ReferenceProblem::MissingVault);
+        assert_eq!(problem("{vault://}"), ReferenceProblem::MissingVault);
+        assert_eq!(problem("{vault://env/x#}"), ReferenceProblem::InvalidVersion);
+        assert_eq!(problem("{vault://env/x#1.5}"), ReferenceProblem::InvalidVersion);
+        assert_eq!(problem("{vault://env/x#-1}"), ReferenceProblem::InvalidVersion);
+        // The fragment is cut first, so options after `#` belong to the version.
+        assert_eq!(
+            problem("{vault://env/x#1?prefix=a}"),
+            ReferenceProblem::InvalidVersion
+        );
+        assert_eq!(problem("not a reference"), ReferenceProblem::NotAReference);
+    }
+
+    #[test]
+    fn stricter_than_kong() {
+        assert_eq!(problem("{vault://env/a;b}"), ReferenceProblem::Semicolon);
+        assert_eq!(problem("{vault://u@env/a}"), ReferenceProblem::InvalidVaultName);
+        assert_eq!(problem("{vault://env:80/a}"), ReferenceProblem::InvalidVaultName);
+        assert_eq!(problem("{vault://;/xx-x}"), ReferenceProblem::InvalidVaultName);
+        assert_eq!(
+            problem("{vault://env/a?x=1&x=2}"),
+            ReferenceProblem::DuplicateOption("x".into())
+        );
+        assert_eq!(problem("{vault://env/a?=1}"), ReferenceProblem::EmptyOptionName);
+        assert_eq!(problem("{vault://env/%FF}"), ReferenceProblem::InvalidUtf8);
+    }
+
+    #[test]
+    fn decoding() {
+        // Kong's documented `%2F` escape for a `/` inside a resource.
+        let r = ok("{vault://aws/%2Fsecret/key}");
+        assert_eq!((r.resource(), r.key()), ("/secret", Some("key")));
+        let r = ok("{vault://aws/secret/path/%2Faaa/key}");
+        assert_eq!((r.resource(), r.key()), ("secret/path//aaa", Some("key")));
+        // Decoded once: `+` stays `+`, `%252B` is `%2B`.
+        assert_eq!(ok("{vault://aws/a+b}").resource(), "a+b");
+        assert_eq!(ok("{vault://aws/a%252Bb}").resource(), "a%2Bb");
+        // Invalid escapes are kept.
+        assert_eq!(ok("{vault://aws/100%/x%zz}").resource(), "100%");
+        assert_eq!(ok("{vault://aws/100%/x%zz}").key(), Some("x%zz"));
+        // Query options decode `+` as a space, as ngx.decode_args does.
+        let r = ok("{vault://env/a?prefix=a+b%41&flag}");
+        assert_eq!(r.config("prefix"), Some("a bA"));
+        assert_eq!(r.config("flag"), Some("true"));
+        assert_eq!(r.config("missing"), None);
+        // An empty query gives no options.
+        assert_eq!(ok("{vault://env/a?}").options().len(), 0);
+        // Inner whitespace is allowed and kept.
+        assert_eq!(ok("{vault://env/a b}").resource(), "a b");
+        // Version whitespace, as Lua's tonumber.
+        assert_eq!(ok("{vault://env/a# 2 }").version(), Some(2));
+    }
+
+    #[test]
+    fn round_trip() {
+        for s in [
+            "{vault://env/test}",
+            "{vault://env/cert/key?prefix=SSL_#1}",
+            "{vault://aws/%2Fsecret/key}",
+            "{vault://env//////test-secret//////test-key//////}",
+        ] {
+            let r: Reference = s.parse().unwrap();
+            assert_eq!(r.to_string(), s);
+            assert_eq!(r.to_string().parse::<Reference>().unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn scrubbing() {
+        assert_eq!(
+            scrub("{vault://hcv/a?token=s.123&mount=kv&approle_secret_id=xyz#2}"),
+            "{vault://hcv/a?token=***&mount=kv&approle_secret_id=***#2}"
+        );
+        assert_eq!(scrub("{vault://env/a}"), "{vault://env/a}");
+        // Malformed references are scrubbed too.
+        assert_eq!(
+            scrub("{vault://hcv#x?token=abc}"),
+            "{vault://hcv#x?token=***}"
+        );
+        let err = Reference::parse("{vault://hcv?token=s.leak}").unwrap_err();
+        assert!(!err.to_string().contains("s.leak"), "{err}");
+        let r = ok("{vault://hcv/a/b?TOKEN=s.leak}");
+        assert!(!format!("{r:?}").contains("s.leak"));
+    }
+
+    #[test]
+    fn not_a_reference_is_not_quoted() {
+        let err = Reference::parse("hunter2-canary").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+        assert_eq!(err.reference(), None);
+    }
+}

@@ -1,0 +1,534 @@
+//! The `ResolveSecrets` trait: how a configuration type shows the resolver where its secrets
+//! are, and which secret paths it has (known at compile time).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::{self, Write as _};
+use std::hash::BuildHasher;
+
+use serde::de::DeserializeOwned;
+use zeroize::Zeroize;
+
+use crate::error::{Error, ErrorKind, Failure};
+use crate::reference::is_reference;
+use crate::secret::{Secret, SecretSlot};
+use crate::Resolver;
+
+/// A type whose secrets can be resolved in one call, with every failure reported with its
+/// field path. Derive it with `#[derive(ResolveSecrets)]`.
+///
+/// The derive walks every field: `Secret<T>` fields resolve; `Option`, `Box`, `Vec`, arrays,
+/// `VecDeque` and the values of `HashMap` and `BTreeMap` are walked into; nested types that
+/// derive `ResolveSecrets` are walked into. A plain `String` holding a reference is reported
+/// (it would otherwise be used as a literal password); mark a field `#[secret(skip)]` to leave
+/// it alone. `#[serde(rename)]`, `#[serde(rename_all)]` and `#[serde(flatten)]` are honoured
+/// in field paths, so a path names the key written in the file.
+///
+/// Field attributes:
+/// - `#[secret(skip)]`: not walked (its type need not implement `ResolveSecrets`).
+/// - `#[secret(reference_only)]`: a literal value here is an error, so a password can only
+///   come from a vault.
+///
+/// Container attribute: `#[secret(bound = "T: MyTrait")]` replaces the inferred where-clause.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use secret_ref::{ErrorKind, Resolver, ResolveSecrets, Secret, secret_paths};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, ResolveSecrets)]
+/// struct Replica {
+///     host: String,
+///     #[secret(reference_only)]
+///     password: Secret<String>,
+/// }
+///
+/// #[derive(Deserialize, ResolveSecrets)]
+/// struct Config {
+///     replicas: Vec<Replica>,
+///     tokens: HashMap<String, Secret<String>>,
+///     #[secret(skip)]
+///     banner: String,
+/// }
+///
+/// assert_eq!(secret_paths::<Config>(), ["replicas[].password", "tokens.*"]);
+///
+/// let mut config: Config = serde_json::from_str(r#"{
+///     "replicas": [
+///         {"host": "a", "password": "{vault://env/doc-replica-a}"},
+///         {"host": "b", "password": "literal"}
+///     ],
+///     "tokens": {"ci": "{vault://env}"},
+///     "banner": "{vault://not-resolved/just-text}"
+/// }"#)?;
+/// # unsafe { std::env::set_var("DOC_REPLICA_A", "pw") };
+/// let err = config.resolve_secrets(&Resolver::new()).unwrap_err();
+/// let failures: Vec<_> = err.failures().iter().map(|f| (f.path().unwrap(), f.kind())).collect();
+/// assert_eq!(failures, [
+///     ("replicas[1].password", ErrorKind::LiteralNotAllowed),
+///     ("tokens.ci", ErrorKind::InvalidReference),
+/// ]);
+/// // What could be resolved was resolved.
+/// assert_eq!(config.replicas[0].password.expose_secret(), "pw");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `ResolveSecrets`",
+    label = "this field's type has no `ResolveSecrets` impl",
+    note = "add `#[derive(ResolveSecrets)]` to `{Self}`, or mark the field `#[secret(skip)]` if it can hold no secret"
+)]
+pub trait ResolveSecrets {
+    /// The static description of where this type keeps its secrets; see [`secret_paths`].
+    const SHAPE: Shape;
+
+    /// Resolves every unresolved secret in `self`, reporting all failures at once. Secrets
+    /// that resolve are filled in even when others fail.
+    fn resolve_secrets(&mut self, resolver: &Resolver) -> Result<(), Error> {
+        resolver.resolve(self)
+    }
+
+    /// Shows the resolver each secret and plain string in `self`, with its path. Generated
+    /// by the derive; call [`Walker`] methods for each field.
+    #[doc(hidden)]
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>);
+
+    /// [`Self::SHAPE`] as a `'static` reference, for building shapes of containers.
+    #[doc(hidden)]
+    fn shape() -> &'static Shape
+    where
+        Self: Sized,
+    {
+        &Self::SHAPE
+    }
+}
+
+/// Where a type keeps its secrets, known at compile time. Nested types are reached through
+/// functions so that recursive types have a finite description.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Shape {
+    /// Holds no secret.
+    Plain,
+    /// A `Secret<T>`.
+    Secret,
+    /// `Option<T>` or `Box<T>`: the same path as its content.
+    Optional(fn() -> &'static Shape),
+    /// `Vec<T>`, arrays, `VecDeque<T>`: paths gain `[]`.
+    List(fn() -> &'static Shape),
+    /// Map values: paths gain `.*`.
+    Map(fn() -> &'static Shape),
+    /// A struct's fields.
+    Struct(&'static [Field]),
+    /// An enum: the fields of all its variants (variants do not appear in paths).
+    Enum(&'static [&'static [Field]]),
+}
+
+/// A field in a [`Shape::Struct`] or [`Shape::Enum`].
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    /// The key as written in the configuration (after `#[serde(rename)]`); empty for a
+    /// flattened field.
+    pub name: &'static str,
+    /// The field's shape.
+    pub shape: fn() -> &'static Shape,
+}
+
+/// The paths of every secret a type can hold, such as `pg.password` or `replicas[].password`
+/// (`[]` stands for any index, `*` for any map key).
+///
+/// ```
+/// use secret_ref::{ResolveSecrets, Secret, secret_paths};
+///
+/// #[derive(ResolveSecrets)]
+/// struct Pg { user: String, password: Secret<String> }
+///
+/// // `#[serde(rename_all)]` is honoured: paths name the keys written in the file.
+/// #[derive(ResolveSecrets)]
+/// #[serde(rename_all = "UPPERCASE")]
+/// struct Config { pg: Pg, api_token: Option<Secret<String>> }
+///
+/// assert_eq!(secret_paths::<Config>(), ["PG.password", "API_TOKEN"]);
+/// ```
+pub fn secret_paths<T: ResolveSecrets>() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = Vec::new();
+    collect_paths(T::shape(), &mut String::new(), &mut stack, &mut out);
+    out
+}
+
+fn collect_paths(
+    shape: &'static Shape,
+    prefix: &mut String,
+    stack: &mut Vec<*const Shape>,
+    out: &mut Vec<String>,
+) {
+    // A recursive type would describe infinitely many paths: stop at the first repeat.
+    let ptr = shape as *const Shape;
+    if stack.contains(&ptr) || stack.len() > 64 {
+        return;
+    }
+    stack.push(ptr);
+    let len = prefix.len();
+    match shape {
+        Shape::Plain => {}
+        Shape::Secret => {
+            if !out.contains(prefix) {
+                out.push(prefix.clone());
+            }
+        }
+        Shape::Optional(inner) => collect_paths(inner(), prefix, stack, out),
+        Shape::List(inner) => {
+            prefix.push_str("[]");
+            collect_paths(inner(), prefix, stack, out);
+        }
+        Shape::Map(inner) => {
+            push_name(prefix, "*");
+            collect_paths(inner(), prefix, stack, out);
+        }
+        Shape::Struct(fields) => collect_fields(fields, prefix, stack, out),
+        Shape::Enum(variants) => {
+            for fields in *variants {
+                collect_fields(fields, prefix, stack, out);
+            }
+        }
+    }
+    prefix.truncate(len);
+    stack.pop();
+}
+
+fn collect_fields(
+    fields: &'static [Field],
+    prefix: &mut String,
+    stack: &mut Vec<*const Shape>,
+    out: &mut Vec<String>,
+) {
+    let len = prefix.len();
+    for field in fields {
+        push_name(prefix, field.name);
+        collect_paths((field.shape)(), prefix, stack, out);
+        prefix.truncate(len);
+    }
+}
+
+fn push_name(prefix: &mut String, name: &str) {
+    if name.is_empty() {
+        return;
+    }
+    if !prefix.is_empty() {
+        prefix.push('.');
+    }
+    prefix.push_str(name);
+}
+
+/// One step of a field path.
+#[derive(Clone, Debug)]
+enum Segment {
+    Field(&'static str),
+    Index(usize),
+    Key(String),
+}
+
+/// A step of a path, stored once and shared by every path below it.
+struct PathNode {
+    parent: Option<u32>,
+    segment: Segment,
+}
+
+/// Collects the secrets of a value together with their field paths. Generated code calls
+/// its methods; users never need to.
+#[doc(hidden)]
+pub struct Walker<'a> {
+    nodes: Vec<PathNode>,
+    current: Option<u32>,
+    reference_only: bool,
+    pub(crate) slots: Vec<Slot<'a>>,
+    pub(crate) failures: Vec<Failure>,
+}
+
+pub(crate) struct Slot<'a> {
+    pub(crate) path: Option<u32>,
+    pub(crate) secret: &'a mut dyn SecretSlot,
+    pub(crate) reference_only: bool,
+}
+
+impl<'a> Walker<'a> {
+    pub(crate) fn new() -> Self {
+        Walker {
+            nodes: Vec::new(),
+            current: None,
+            reference_only: false,
+            slots: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    fn enter<T: ResolveSecrets + ?Sized>(&mut self, segment: Segment, value: &'a mut T) {
+        let saved = self.current;
+        self.nodes.push(PathNode {
+            parent: saved,
+            segment,
+        });
+        self.current = Some((self.nodes.len() - 1) as u32);
+        value.visit_secrets(self);
+        self.current = saved;
+    }
+
+    /// A named field.
+    pub fn field<T: ResolveSecrets + ?Sized>(&mut self, name: &'static str, value: &'a mut T) {
+        self.enter(Segment::Field(name), value);
+    }
+
+    /// A named field marked `#[secret(reference_only)]`.
+    pub fn field_reference_only<T: ResolveSecrets + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &'a mut T,
+    ) {
+        let saved = self.reference_only;
+        self.reference_only = true;
+        self.enter(Segment::Field(name), value);
+        self.reference_only = saved;
+    }
+
+    /// A `#[serde(flatten)]` field: its fields appear at this level.
+    pub fn flatten<T: ResolveSecrets + ?Sized>(&mut self, value: &'a mut T) {
+        value.visit_secrets(self);
+    }
+
+    /// A list element.
+    pub fn index<T: ResolveSecrets + ?Sized>(&mut self, index: usize, value: &'a mut T) {
+        self.enter(Segment::Index(index), value);
+    }
+
+    /// A map value.
+    pub fn key<T: ResolveSecrets + ?Sized>(&mut self, key: &dyn fmt::Display, value: &'a mut T) {
+        self.enter(Segment::Key(key.to_string()), value);
+    }
+
+    /// A secret.
+    pub(crate) fn secret(&mut self, secret: &'a mut dyn SecretSlot) {
+        self.slots.push(Slot {
+            path: self.current,
+            secret,
+            reference_only: self.reference_only,
+        });
+    }
+
+    /// A plain string: a reference here would silently be used as a literal, so it is an
+    /// error.
+    pub fn plain_str(&mut self, value: &str) {
+        if is_reference(value) {
+            let failure = Failure::new(
+                ErrorKind::ReferenceInPlainField,
+                "this field holds a vault reference but is not a `Secret`, so the reference \
+                 would be used as a literal; declare it `Secret<String>`, or mark it \
+                 `#[secret(skip)]` if the text is meant literally",
+            )
+            .with_reference(value);
+            let path = self.path_of(self.current);
+            self.failures.push(failure.with_path(path));
+        }
+    }
+
+    /// The path of a node as users write it: `replicas[1].password`, `tokens.ci`,
+    /// `tokens["a b"]`.
+    pub(crate) fn path_of(&self, node: Option<u32>) -> String {
+        let mut chain = Vec::new();
+        let mut at = node;
+        while let Some(i) = at {
+            let n = &self.nodes[i as usize];
+            chain.push(&n.segment);
+            at = n.parent;
+        }
+        let mut out = String::new();
+        for segment in chain.into_iter().rev() {
+            match segment {
+                Segment::Field(name) => push_name(&mut out, name),
+                Segment::Index(i) => {
+                    let _ = write!(out, "[{i}]");
+                }
+                Segment::Key(k) => {
+                    let plain = !k.is_empty()
+                        && k
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+                    if plain {
+                        push_name(&mut out, k);
+                    } else {
+                        let _ = write!(out, "[{k:?}]");
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl<T: Zeroize + DeserializeOwned> ResolveSecrets for Secret<T> {
+    const SHAPE: Shape = Shape::Secret;
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        walker.secret(self);
+    }
+}
+
+macro_rules! plain {
+    ($($t:ty),*) => {$(
+        impl ResolveSecrets for $t {
+            const SHAPE: Shape = Shape::Plain;
+            fn visit_secrets<'a>(&'a mut self, _: &mut Walker<'a>) {}
+        }
+    )*};
+}
+
+plain!(
+    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, (),
+    std::time::Duration, std::net::IpAddr, std::net::Ipv4Addr, std::net::Ipv6Addr,
+    std::net::SocketAddr, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
+    std::num::NonZeroUsize
+);
+
+impl ResolveSecrets for String {
+    const SHAPE: Shape = Shape::Plain;
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        walker.plain_str(self);
+    }
+}
+
+impl ResolveSecrets for Box<str> {
+    const SHAPE: Shape = Shape::Plain;
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        walker.plain_str(self);
+    }
+}
+
+impl ResolveSecrets for std::path::PathBuf {
+    const SHAPE: Shape = Shape::Plain;
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        if let Some(s) = self.to_str() {
+            walker.plain_str(s);
+        }
+    }
+}
+
+impl<T: ResolveSecrets> ResolveSecrets for Option<T> {
+    const SHAPE: Shape = Shape::Optional(T::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        if let Some(v) = self {
+            v.visit_secrets(walker);
+        }
+    }
+}
+
+impl<T: ResolveSecrets> ResolveSecrets for Box<T> {
+    const SHAPE: Shape = Shape::Optional(T::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        (**self).visit_secrets(walker);
+    }
+}
+
+impl<T: ResolveSecrets> ResolveSecrets for Vec<T> {
+    const SHAPE: Shape = Shape::List(T::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        for (i, v) in self.iter_mut().enumerate() {
+            walker.index(i, v);
+        }
+    }
+}
+
+impl<T: ResolveSecrets> ResolveSecrets for VecDeque<T> {
+    const SHAPE: Shape = Shape::List(T::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        for (i, v) in self.iter_mut().enumerate() {
+            walker.index(i, v);
+        }
+    }
+}
+
+impl<T: ResolveSecrets, const N: usize> ResolveSecrets for [T; N] {
+    const SHAPE: Shape = Shape::List(T::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        for (i, v) in self.iter_mut().enumerate() {
+            walker.index(i, v);
+        }
+    }
+}
+
+impl<K: fmt::Display, V: ResolveSecrets, S: BuildHasher> ResolveSecrets for HashMap<K, V, S> {
+    const SHAPE: Shape = Shape::Map(V::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        // Visit in key order so that failures are reported in a stable order.
+        let mut entries: Vec<(&K, &'a mut V)> = self.iter_mut().collect();
+        entries.sort_by_cached_key(|(k, _)| k.to_string());
+        for (k, v) in entries {
+            walker.key(k, v);
+        }
+    }
+}
+
+impl<K: fmt::Display, V: ResolveSecrets> ResolveSecrets for BTreeMap<K, V> {
+    const SHAPE: Shape = Shape::Map(V::shape);
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        for (k, v) in self.iter_mut() {
+            walker.key(k, v);
+        }
+    }
+}
+
+macro_rules! tuple {
+    ($($name:ident $idx:tt),+) => {
+        impl<$($name: ResolveSecrets),+> ResolveSecrets for ($($name,)+) {
+            const SHAPE: Shape = Shape::Struct(&[$(Field { name: stringify!($idx), shape: $name::shape }),+]);
+            fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+                $(walker.field(stringify!($idx), &mut self.$idx);)+
+            }
+        }
+    };
+}
+tuple!(A 0);
+tuple!(A 0, B 1);
+tuple!(A 0, B 1, C 2);
+tuple!(A 0, B 1, C 2, D 3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_written_as_users_read_them() {
+        let mut w = Walker::new();
+        w.nodes.push(PathNode {
+            parent: None,
+            segment: Segment::Field("replicas"),
+        });
+        w.nodes.push(PathNode {
+            parent: Some(0),
+            segment: Segment::Index(1),
+        });
+        w.nodes.push(PathNode {
+            parent: Some(1),
+            segment: Segment::Field("password"),
+        });
+        w.nodes.push(PathNode {
+            parent: Some(0),
+            segment: Segment::Key("a b".into()),
+        });
+        w.nodes.push(PathNode {
+            parent: None,
+            segment: Segment::Key("ci".into()),
+        });
+        assert_eq!(w.path_of(Some(2)), "replicas[1].password");
+        assert_eq!(w.path_of(Some(3)), "replicas[\"a b\"]");
+        assert_eq!(w.path_of(Some(4)), "ci");
+        assert_eq!(w.path_of(None), "");
+    }
+}

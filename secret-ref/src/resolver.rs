@@ -1,0 +1,682 @@
+//! The resolver: finds each reference's vault, fetches each distinct secret once, converts it
+//! into the field's type and reports every failure with its field path.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Failure, VaultError};
+use crate::json_key;
+use crate::reference::Reference;
+use crate::resolve::{ResolveSecrets, Walker};
+use crate::secret::Secret;
+use crate::vault::env::EnvVault;
+use crate::vault::{COMMON_OPTIONS, Request, Vault, VaultConfig};
+
+/// Resolves references: a set of vault backends, their settings, named vaults, and a cache
+/// of what remote vaults returned.
+///
+/// A resolver is cheap to clone (clones share backends and cache) and can be shared across
+/// threads.
+///
+/// ```
+/// use secret_ref::Resolver;
+///
+/// # unsafe { std::env::set_var("DOC_RESOLVER_TOKEN", "t0k3n") };
+/// let resolver = Resolver::new(); // the `env` vault is built in
+/// let token = resolver.get("{vault://env/doc-resolver-token}")?;
+/// assert_eq!(token.expose_secret(), "t0k3n");
+/// # Ok::<(), secret_ref::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backends: HashMap<String, Backend>,
+    named: HashMap<String, Named>,
+    cache: Mutex<HashMap<FetchKey, Result<Arc<Zeroizing<String>>, VaultError>>>,
+}
+
+struct Backend {
+    vault: Arc<dyn Vault>,
+    config: VaultConfig,
+}
+
+struct Named {
+    backend: String,
+    config: VaultConfig,
+}
+
+/// Identifies one fetch: remote secrets with equal keys are fetched once.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FetchKey {
+    backend: String,
+    config: VaultConfig,
+    resource: String,
+    version: Option<u32>,
+}
+
+/// Where a reference goes: its backend and the effective configuration.
+struct Target<'r> {
+    backend: &'r str,
+    vault: &'r Arc<dyn Vault>,
+    config: Cow<'r, VaultConfig>,
+}
+
+impl Default for Resolver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut backends: Vec<_> = self.inner.backends.keys().collect();
+        backends.sort();
+        let mut named: Vec<_> = self.inner.named.keys().collect();
+        named.sort();
+        f.debug_struct("Resolver")
+            .field("vaults", &backends)
+            .field("named_vaults", &named)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resolver {
+    /// A resolver with the bundled vaults (`env`, and any compiled in by features) in their
+    /// default settings.
+    pub fn new() -> Self {
+        Resolver::builder()
+            .build()
+            .expect("default settings are valid")
+    }
+
+    /// Configures a resolver: backends, their settings and named vaults.
+    pub fn builder() -> ResolverBuilder {
+        ResolverBuilder::new()
+    }
+
+    /// Resolves one reference to its text.
+    ///
+    /// ```
+    /// use secret_ref::{ErrorKind, Resolver};
+    ///
+    /// let err = Resolver::new().get("{vault://env/doc-surely-unset}").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "{vault://env/doc-surely-unset} (vault `env`): environment variable DOC_SURELY_UNSET is not set"
+    /// );
+    /// ```
+    pub fn get(&self, reference: &str) -> Result<Secret<String>, Error> {
+        let parsed = Reference::parse(reference)?;
+        let mut text = self.text(&parsed).map_err(Error::single)?;
+        Ok(Secret::resolved(std::mem::take(&mut *text), parsed))
+    }
+
+    /// Resolves every unresolved secret in `value`, reporting all failures in one error,
+    /// each with its field path. Secrets that resolve are filled in even when others fail.
+    ///
+    /// Identical fetches (same vault, configuration, resource and version) happen once, so
+    /// `{vault://env/pg/user}` and `{vault://env/pg/password}` read `PG` once.
+    pub fn resolve<T: ResolveSecrets + ?Sized>(&self, value: &mut T) -> Result<(), Error> {
+        let mut walker = Walker::new();
+        value.visit_secrets(&mut walker);
+        let mut slots = std::mem::take(&mut walker.slots);
+        let mut failures: Vec<(usize, Failure)> = std::mem::take(&mut walker.failures)
+            .into_iter()
+            .map(|f| (0, f))
+            .collect();
+        let with_path = |failure: Failure, node: Option<u32>| {
+            let path = walker.path_of(node);
+            if path.is_empty() {
+                failure
+            } else {
+                failure.with_path(path)
+            }
+        };
+
+        // Remote fetches wait until every reference is known, so that each distinct secret
+        // is fetched once.
+        let mut fetches: Vec<FetchKey> = Vec::new();
+        let mut fetch_index: HashMap<FetchKey, usize> = HashMap::new();
+        let mut pending: Vec<(usize, usize)> = Vec::new();
+
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Some(parsed) = slot.secret.parsed() else {
+                if slot.reference_only {
+                    let failure = Failure::new(
+                        ErrorKind::LiteralNotAllowed,
+                        "this field takes only a vault reference, not a literal value",
+                    );
+                    failures.push((i, with_path(failure, slot.path)));
+                }
+                continue;
+            };
+            if slot.secret.has_value() {
+                continue;
+            }
+            let outcome = match parsed {
+                Err(e) => Err(Failure::from_reference(e.clone())),
+                Ok(r) => match self.target(r) {
+                    Err(f) => Err(f),
+                    Ok(target) if target.vault.is_remote() => {
+                        let key = FetchKey {
+                            backend: target.backend.to_owned(),
+                            config: target.config.into_owned(),
+                            resource: r.resource().to_owned(),
+                            version: r.version(),
+                        };
+                        let n = fetches.len();
+                        let at = *fetch_index.entry(key.clone()).or_insert(n);
+                        if at == n {
+                            fetches.push(key);
+                        }
+                        pending.push((i, at));
+                        continue;
+                    }
+                    Ok(target) => self
+                        .fetch(&target, r)
+                        .and_then(|text| select_key(text, r))
+                        .map_err(|e| vault_failure(e, r)),
+                },
+            };
+            if let Err(f) = outcome.and_then(|text| accept(slot.secret, text)) {
+                failures.push((i, with_path(f, slot.path)));
+            }
+        }
+
+        if !pending.is_empty() {
+            let results: Vec<_> = fetches.iter().map(|key| self.fetch_remote(key)).collect();
+            for (i, at) in pending {
+                let slot = &mut slots[i];
+                let Some(Ok(r)) = slot.secret.parsed() else {
+                    unreachable!("pending slots hold parsed references")
+                };
+                let outcome = match &results[at] {
+                    Ok(text) => select_key(Zeroizing::new(String::clone(text)), r)
+                        .map_err(|e| vault_failure(e, r)),
+                    Err(e) => Err(vault_failure(e.clone(), r)),
+                };
+                if let Err(f) = outcome.and_then(|text| accept(slot.secret, text)) {
+                    failures.push((i, with_path(f, slot.path)));
+                }
+            }
+        }
+
+        if failures.is_empty() {
+            return Ok(());
+        }
+        failures.sort_by_key(|(i, _)| *i);
+        Err(Error::from_failures(
+            failures.into_iter().map(|(_, f)| f).collect(),
+        ))
+    }
+
+    /// Runs `f` with this resolver in scope: every `Secret<T>` deserialized inside it, by any
+    /// serde format, resolves as it is deserialized. Failures are reported together with the
+    /// format's own error, and each with its field path.
+    ///
+    /// ```
+    /// use secret_ref::{Resolver, ResolveSecrets, Secret};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct Config {
+    ///     pg_password: Secret<String>,
+    ///     pg_port: Secret<u16>,
+    /// }
+    ///
+    /// # unsafe { std::env::set_var("DOC_SCOPE_PW", "opensesame") };
+    /// # unsafe { std::env::set_var("DOC_SCOPE_PORT", "5432") };
+    /// let resolver = Resolver::new();
+    /// let config: Config = resolver.scope(|| {
+    ///     serde_json::from_str(r#"{
+    ///         "pg_password": "{vault://env/doc-scope-pw}",
+    ///         "pg_port": "{vault://env/doc-scope-port}"
+    ///     }"#)
+    /// })?;
+    /// assert_eq!(config.pg_password.expose_secret(), "opensesame");
+    /// assert_eq!(*config.pg_port.expose_secret(), 5432);
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn scope<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, Error>
+    where
+        T: ResolveSecrets,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let guard = ScopeGuard::enter(self.clone());
+        let result = f();
+        let failures = guard.leave();
+        match result {
+            // Secrets that failed during deserialization are still unresolved: resolving
+            // again (from the cache for remote vaults) reports them with their paths.
+            Ok(mut value) => self.resolve(&mut value).map(|()| value),
+            Err(e) => {
+                let mut err = Error::deserialize(e);
+                for f in failures {
+                    err.push(f);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The text of a reference: vault, fetch, then key.
+    fn text(&self, r: &Reference) -> Result<Zeroizing<String>, Failure> {
+        let target = self.target(r)?;
+        let fetched = if target.vault.is_remote() {
+            let key = FetchKey {
+                backend: target.backend.to_owned(),
+                config: target.config.into_owned(),
+                resource: r.resource().to_owned(),
+                version: r.version(),
+            };
+            self.fetch_remote(&key)
+                .map(|text| Zeroizing::new(String::clone(&text)))
+        } else {
+            self.fetch(&target, r)
+        };
+        fetched
+            .and_then(|text| select_key(text, r))
+            .map_err(|e| vault_failure(e, r))
+    }
+
+    fn fetch(&self, target: &Target<'_>, r: &Reference) -> Result<Zeroizing<String>, VaultError> {
+        target
+            .vault
+            .fetch(&Request::new(r.resource(), r.version(), &target.config))
+    }
+
+    fn fetch_remote(&self, key: &FetchKey) -> Result<Arc<Zeroizing<String>>, VaultError> {
+        if let Some(hit) = self.inner.cache.lock().expect("cache lock").get(key) {
+            return hit.clone();
+        }
+        let backend = &self.inner.backends[&key.backend];
+        let result = backend
+            .vault
+            .fetch(&Request::new(&key.resource, key.version, &key.config))
+            .map(Arc::new);
+        self.inner
+            .cache
+            .lock()
+            .expect("cache lock")
+            .insert(key.clone(), result.clone());
+        result
+    }
+
+    /// Finds the backend of a reference and merges its query options over the vault's
+    /// settings. Unlike Kong, an unknown or invalid option is an error rather than ignored,
+    /// so that a typo (`?prefx=`) does not silently read another secret.
+    fn target<'r>(&'r self, r: &Reference) -> Result<Target<'r>, Failure> {
+        let inner = &*self.inner;
+        let (backend, base) = match inner.backends.get_key_value(r.vault()) {
+            Some((name, b)) => (name.as_str(), &b.config),
+            None => match inner.named.get(r.vault()) {
+                Some(n) => (n.backend.as_str(), &n.config),
+                None => return Err(self.unknown_vault(r)),
+            },
+        };
+        let vault = &inner.backends[backend].vault;
+        let config = if r.options().len() == 0 {
+            Cow::Borrowed(base)
+        } else {
+            let mut merged = base.clone();
+            for (name, value) in r.options() {
+                if !accepts(vault.as_ref(), name) {
+                    return Err(vault_failure(unknown_option(backend, vault.as_ref(), name), r));
+                }
+                merged.set(name, value);
+            }
+            vault
+                .check_config(&merged)
+                .map_err(|e| vault_failure(e, r))?;
+            Cow::Owned(merged)
+        };
+        Ok(Target {
+            backend,
+            vault,
+            config,
+        })
+    }
+
+    fn unknown_vault(&self, r: &Reference) -> Failure {
+        let mut known: Vec<&str> = self
+            .inner
+            .backends
+            .keys()
+            .chain(self.inner.named.keys())
+            .map(String::as_str)
+            .collect();
+        known.sort_unstable();
+        Failure::new(
+            ErrorKind::UnknownVault,
+            format!(
+                "could not find vault `{}` (known vaults: {})",
+                r.vault(),
+                known.join(", ")
+            ),
+        )
+        .with_reference(r.as_str())
+        .with_vault(r.vault())
+    }
+}
+
+fn accepts(vault: &dyn Vault, option: &str) -> bool {
+    vault.options().contains(&option) || COMMON_OPTIONS.contains(&option)
+}
+
+fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> VaultError {
+    let mut known: Vec<&str> = vault.options().to_vec();
+    known.extend(COMMON_OPTIONS);
+    VaultError::invalid_config(format!(
+        "unknown option `{option}` for vault `{backend}` (it takes: {})",
+        known.join(", ")
+    ))
+}
+
+fn vault_failure(e: VaultError, r: &Reference) -> Failure {
+    Failure::from_vault(e)
+        .with_reference(r.as_str())
+        .with_vault(r.vault())
+}
+
+fn select_key(text: Zeroizing<String>, r: &Reference) -> Result<Zeroizing<String>, VaultError> {
+    match r.key() {
+        Some(key) => json_key::select(&text, key),
+        None => Ok(text),
+    }
+}
+
+fn accept(
+    secret: &mut dyn crate::secret::SecretSlot,
+    text: Zeroizing<String>,
+) -> Result<(), Failure> {
+    secret.accept(text).map_err(|e| {
+        let mut f = Failure::new(
+            ErrorKind::Conversion,
+            format!("the secret does not fit `{}`: {e}", secret.type_name()),
+        );
+        if let Some(raw) = secret.reference_str() {
+            f = f.with_reference(raw);
+            if let Some(Ok(r)) = secret.parsed() {
+                f = f.with_vault(r.vault());
+            }
+        }
+        f
+    })
+}
+
+/// Builds a [`Resolver`]: which vaults, their settings, and named vaults.
+///
+/// Errors are collected and reported together by [`build`](ResolverBuilder::build).
+///
+/// ```
+/// use secret_ref::Resolver;
+/// use secret_ref::vault::env::EnvVault;
+///
+/// let resolver = Resolver::builder()
+///     .vault("env", EnvVault::from_vars([("SSL_CERT", "pem"), ("APP_TOKEN", "t")]))
+///     // `{vault://ssl/cert}` reads SSL_CERT, like a Kong vault entity with a prefix.
+///     .named_vault("ssl", "env", [("prefix", "SSL_")])
+///     .named_vault("app", "env", [("prefix", "APP_")])
+///     .build()?;
+/// assert_eq!(resolver.get("{vault://ssl/cert}")?.expose_secret(), "pem");
+/// assert_eq!(resolver.get("{vault://app/token}")?.expose_secret(), "t");
+///
+/// let err = Resolver::builder().named_vault("env", "env", [("prefix", "X_")]).build().unwrap_err();
+/// assert!(err.to_string().contains("`env` is already a vault name"));
+/// # Ok::<(), secret_ref::Error>(())
+/// ```
+pub struct ResolverBuilder {
+    backends: Vec<(String, Arc<dyn Vault>)>,
+    settings: Vec<(String, String, String)>,
+    named: Vec<(String, String, VaultConfig)>,
+}
+
+impl ResolverBuilder {
+    fn new() -> Self {
+        ResolverBuilder {
+            backends: vec![("env".to_owned(), Arc::new(EnvVault::new()) as Arc<dyn Vault>)],
+            settings: Vec::new(),
+            named: Vec::new(),
+        }
+    }
+
+    /// Registers a backend under `name` (replacing any backend of that name).
+    pub fn vault(mut self, name: impl Into<String>, vault: impl Vault) -> Self {
+        let name = name.into();
+        self.backends.retain(|(n, _)| *n != name);
+        self.backends.push((name, Arc::new(vault)));
+        self
+    }
+
+    /// Removes a backend, as leaving it out of Kong's `vaults` setting does.
+    pub fn without_vault(mut self, name: &str) -> Self {
+        self.backends.retain(|(n, _)| n != name);
+        self
+    }
+
+    /// Sets a backend option, as kong.conf's `vault_<name>_<option>` does
+    /// (`.configure("env", "prefix", "SECRETS_")` is `vault_env_prefix = SECRETS_`).
+    pub fn configure(
+        mut self,
+        vault: impl Into<String>,
+        option: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.settings.push((vault.into(), option.into(), value.into()));
+        self
+    }
+
+    /// Declares a named vault, as Kong's vault entities do: `{vault://<prefix>/...}` then
+    /// means the backend `backend` with `config` (not merged with the backend's own settings).
+    /// A prefix is lowercase letters, digits and `-`, starts with a letter, does not end with
+    /// `-`, and is not a backend name.
+    pub fn named_vault<K: Into<String>, V: Into<String>>(
+        mut self,
+        prefix: impl Into<String>,
+        backend: impl Into<String>,
+        config: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.named
+            .push((prefix.into(), backend.into(), config.into_iter().collect()));
+        self
+    }
+
+    /// Checks everything and builds the resolver.
+    pub fn build(self) -> Result<Resolver, Error> {
+        let mut failures = Vec::new();
+        let mut backends: HashMap<String, Backend> = self
+            .backends
+            .into_iter()
+            .map(|(name, vault)| {
+                (
+                    name,
+                    Backend {
+                        vault,
+                        config: VaultConfig::new(),
+                    },
+                )
+            })
+            .collect();
+
+        for (vault, option, value) in self.settings {
+            let Some(backend) = backends.get_mut(&vault) else {
+                failures.push(
+                    Failure::new(
+                        ErrorKind::UnknownVault,
+                        format!("cannot configure `{option}` of vault `{vault}`: no such vault"),
+                    )
+                    .with_vault(&vault),
+                );
+                continue;
+            };
+            if !accepts(backend.vault.as_ref(), &option) {
+                failures.push(
+                    Failure::from_vault(unknown_option(&vault, backend.vault.as_ref(), &option))
+                        .with_vault(&vault),
+                );
+                continue;
+            }
+            backend.config.set(option, value);
+        }
+        for (name, backend) in &backends {
+            if let Err(e) = backend.vault.check_config(&backend.config) {
+                failures.push(Failure::from_vault(e).with_vault(name));
+            }
+        }
+
+        let mut named = HashMap::new();
+        for (prefix, backend, config) in self.named {
+            let problem = if !valid_prefix(&prefix) {
+                Some(format!(
+                    "vault prefix `{prefix}` is not valid: use lowercase letters, digits and \
+                     `-`, starting with a letter and not ending with `-`"
+                ))
+            } else if backends.contains_key(&prefix) {
+                Some(format!("vault prefix `{prefix}`: `{prefix}` is already a vault name"))
+            } else if named.contains_key(&prefix) {
+                Some(format!("vault prefix `{prefix}` is declared twice"))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                failures.push(Failure::new(ErrorKind::InvalidConfig, message).with_vault(&prefix));
+                continue;
+            }
+            let Some(b) = backends.get(&backend) else {
+                failures.push(
+                    Failure::new(
+                        ErrorKind::UnknownVault,
+                        format!("vault prefix `{prefix}` uses vault `{backend}`, which is not installed"),
+                    )
+                    .with_vault(&prefix),
+                );
+                continue;
+            };
+            let unknown: Vec<&str> = config
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| !accepts(b.vault.as_ref(), k))
+                .collect();
+            if let Some(option) = unknown.first() {
+                failures.push(
+                    Failure::from_vault(unknown_option(&backend, b.vault.as_ref(), option))
+                        .with_vault(&prefix),
+                );
+                continue;
+            }
+            if let Err(e) = b.vault.check_config(&config) {
+                failures.push(Failure::from_vault(e).with_vault(&prefix));
+                continue;
+            }
+            named.insert(prefix, Named { backend, config });
+        }
+
+        if !failures.is_empty() {
+            return Err(Error::from_failures(failures));
+        }
+        Ok(Resolver {
+            inner: Arc::new(Inner {
+                backends,
+                named,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+/// Kong's vault entity prefix: `^[a-z][a-z%d-]-[a-z%d]+$`.
+fn valid_prefix(prefix: &str) -> bool {
+    let b = prefix.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-'
+}
+
+struct Frame {
+    resolver: Resolver,
+    failures: Vec<Failure>,
+}
+
+thread_local! {
+    /// The resolvers of the `scope` calls running on this thread, innermost last.
+    static SCOPES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+struct ScopeGuard {
+    depth: usize,
+}
+
+impl ScopeGuard {
+    fn enter(resolver: Resolver) -> Self {
+        let depth = SCOPES.with(|s| {
+            let mut s = s.borrow_mut();
+            s.push(Frame {
+                resolver,
+                failures: Vec::new(),
+            });
+            s.len()
+        });
+        ScopeGuard { depth }
+    }
+
+    fn leave(self) -> Vec<Failure> {
+        let failures = SCOPES.with(|s| {
+            let mut s = s.borrow_mut();
+            s.truncate(self.depth);
+            s.pop().map(|f| f.failures).unwrap_or_default()
+        });
+        std::mem::forget(self);
+        failures
+    }
+}
+
+impl Drop for ScopeGuard {
+    /// Leaves the scope if `f` panicked.
+    fn drop(&mut self) {
+        let _ = SCOPES.try_with(|s| s.borrow_mut().truncate(self.depth - 1));
+    }
+}
+
+/// Called by `Secret<T>`'s `Deserialize`: resolves at once when a scope is active.
+pub(crate) fn resolve_in_scope<T>(secret: &mut Secret<T>)
+where
+    T: zeroize::Zeroize + serde::de::DeserializeOwned,
+{
+    // The borrow is released before resolving: converting a secret may deserialize another.
+    let Some(resolver) = SCOPES.with(|s| s.borrow().last().map(|f| f.resolver.clone())) else {
+        return;
+    };
+    if let Err(e) = resolver.resolve(secret) {
+        SCOPES.with(|s| {
+            if let Some(frame) = s.borrow_mut().last_mut() {
+                frame.failures.extend(e.into_failures());
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        for ok in ["my-env", "ab", "a1", "test-env"] {
+            assert!(valid_prefix(ok), "{ok}");
+        }
+        for bad in ["a", "my-", "1a", "My", "a_b", ""] {
+            assert!(!valid_prefix(bad), "{bad}");
+        }
+    }
+}
