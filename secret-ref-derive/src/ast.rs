@@ -26,8 +26,9 @@ pub struct Field<'a> {
     pub member: Member,
     pub ty: &'a Type,
     pub attrs: attr::Field,
-    /// The key this field has in a configuration file (serde's name for it); empty for a
-    /// flattened field.
+    /// The key this field has in a configuration file (serde's name for it): `[i]` for a
+    /// tuple field, empty for a flattened field or the field of a newtype, which serde
+    /// reads in place of the newtype.
     pub key: String,
 }
 
@@ -83,6 +84,7 @@ fn fields_from_ast<'a>(
     fields: &'a syn::Fields,
     rename_all: Option<RenameRule>,
 ) -> Vec<Field<'a>> {
+    let newtype = matches!(fields, syn::Fields::Unnamed(f) if f.unnamed.len() == 1);
     fields
         .iter()
         .enumerate()
@@ -92,7 +94,7 @@ fn fields_from_ast<'a>(
                 Some(ident) => Member::Named(ident.clone()),
                 None => Member::Unnamed(i.into()),
             };
-            let key = if attrs.flatten {
+            let key = if attrs.flatten || newtype {
                 String::new()
             } else if let Some(rename) = &attrs.rename {
                 rename.clone()
@@ -106,7 +108,7 @@ fn fields_from_ast<'a>(
                             None => name,
                         }
                     }
-                    None => i.to_string(),
+                    None => format!("[{i}]"),
                 }
             };
             Field {

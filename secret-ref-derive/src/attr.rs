@@ -107,7 +107,7 @@ fn misplaced(cx: &Ctxt, meta: &ParseNestedMeta<'_>, place: Place) {
 fn skip_value(meta: &ParseNestedMeta<'_>) {
     if meta.input.peek(Token![=]) {
         if let Ok(value) = meta.value() {
-            let _ = value.parse::<proc_macro2::TokenTree>();
+            skip_to_comma(value);
         }
     } else if meta.input.peek(syn::token::Paren) {
         let _ = meta.parse_nested_meta(|inner| {
@@ -117,9 +117,22 @@ fn skip_value(meta: &ParseNestedMeta<'_>) {
     }
 }
 
+/// Consumes tokens up to the next `,` of the attribute list.
+fn skip_to_comma(input: syn::parse::ParseStream<'_>) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        if input.parse::<proc_macro2::TokenTree>().is_err() {
+            break;
+        }
+    }
+}
+
 /// A flag such as `skip`: no value allowed, at most once.
 fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, slot: &mut Option<Span>) {
-    let name = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+    let name = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
@@ -137,17 +150,26 @@ fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, slot: &mut Option<Span>) {
 
 /// `key = "string"`, at most once.
 fn string_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>, seen: bool) -> Option<LitStr> {
-    let name = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-    let lit = match meta.value().and_then(|v| v.parse::<LitStr>()) {
-        Ok(lit) => lit,
-        Err(_) => {
-            cx.error_spanned_by(
-                &meta.path,
-                format!("`{name}` takes a string: #[secret({name} = \"...\")]"),
-            );
-            skip_value(meta);
-            return None;
-        }
+    let name = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let wrong = || {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` takes a string: #[secret({name} = \"...\")]"),
+        );
+    };
+    let Ok(value) = meta.value() else {
+        wrong();
+        skip_value(meta);
+        return None;
+    };
+    let Ok(lit) = value.parse::<LitStr>() else {
+        wrong();
+        skip_to_comma(value);
+        return None;
     };
     if seen {
         cx.error_spanned_by(&meta.path, format!("duplicate secret attribute `{name}`"));
@@ -167,10 +189,7 @@ fn for_each_secret_meta(
             continue;
         }
         if let syn::Meta::Path(_) | syn::Meta::NameValue(_) = attr.meta {
-            cx.error_spanned_by(
-                attr,
-                "expected a list of options, such as #[secret(skip)]",
-            );
+            cx.error_spanned_by(attr, "expected a list of options, such as #[secret(skip)]");
             continue;
         }
         let result = attr.parse_nested_meta(|meta| {
@@ -195,7 +214,9 @@ impl Container {
                         Ok(preds) => out.bound = Some(preds.into_iter().collect()),
                         Err(e) => cx.error_spanned_by(
                             &lit,
-                            format!("`bound` must be where-clause predicates, such as \"T: Clone\": {e}"),
+                            format!(
+                                "`bound` must be where-clause predicates, such as \"T: Clone\": {e}"
+                            ),
                         ),
                     }
                 }
@@ -288,12 +309,7 @@ fn for_each_serde_meta(attrs: &[Attribute], mut each: impl FnMut(&ParseNestedMet
 /// `name = "x"` or `name(deserialize = "x", serialize = "y")`: the name used when reading.
 fn deserialize_name(meta: &ParseNestedMeta<'_>) -> Option<String> {
     if meta.input.peek(Token![=]) {
-        return meta
-            .value()
-            .ok()?
-            .parse::<LitStr>()
-            .ok()
-            .map(|l| l.value());
+        return meta.value().ok()?.parse::<LitStr>().ok().map(|l| l.value());
     }
     let mut found = None;
     let _ = meta.parse_nested_meta(|inner| {

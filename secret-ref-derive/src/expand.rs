@@ -2,7 +2,8 @@
 //! turns the checked AST into tokens.
 
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{DeriveInput, Path, WherePredicate};
 
 use crate::ast::{Container, Data, Field};
@@ -60,7 +61,7 @@ fn impl_resolve_secrets(container: &Container<'_>, krate: &Path) -> TokenStream 
             let shape_fields = shape_fields(fields, krate);
             let visits = fields.iter().filter(|f| f.attrs.skip.is_none()).map(|f| {
                 let member = &f.member;
-                visit(f, quote!(&mut self.#member))
+                visit(f, quote!(&mut self.#member), krate)
             });
             (
                 quote!(#krate::__private::Shape::Struct(&[#(#shape_fields),*])),
@@ -90,7 +91,7 @@ fn impl_resolve_secrets(container: &Container<'_>, krate: &Path) -> TokenStream 
                     .filter(|(_, f)| f.attrs.skip.is_none())
                     .map(|(i, f)| {
                         let b = binding(i);
-                        visit(f, quote!(#b))
+                        visit(f, quote!(#b), krate)
                     });
                 let pattern = match &v.original.fields {
                     syn::Fields::Named(_) => {
@@ -123,7 +124,12 @@ fn impl_resolve_secrets(container: &Container<'_>, krate: &Path) -> TokenStream 
             });
             (
                 quote!(#krate::__private::Shape::Enum(&[#(#shapes),*])),
-                quote!(match self { #(#arms)* }),
+                // `match *self {}` for an empty enum: a reference is always inhabited.
+                if variants.is_empty() {
+                    quote!(match *self {})
+                } else {
+                    quote!(match self { #(#arms)* })
+                },
             )
         }
     };
@@ -149,26 +155,54 @@ fn shape_fields<'a>(
     fields: &'a [Field<'a>],
     krate: &'a Path,
 ) -> impl Iterator<Item = TokenStream> + 'a {
-    fields.iter().filter(|f| f.attrs.skip.is_none()).map(move |f| {
-        let key = &f.key;
-        let ty = f.ty;
-        quote! {
-            #krate::__private::Field {
-                name: #key,
-                shape: <#ty as #krate::ResolveSecrets>::shape,
+    fields
+        .iter()
+        .filter(|f| f.attrs.skip.is_none())
+        .map(move |f| {
+            let key = &f.key;
+            let ty = f.ty;
+            // Spanned at the field's type, so that a type without the trait is reported there,
+            // once (the visit below reports at the same place with the same words).
+            let shape = quote_spanned!(ty.span()=> <#ty as #krate::ResolveSecrets>::shape);
+            quote! {
+                #krate::__private::Field {
+                    name: #key,
+                    shape: #shape,
+                }
             }
-        }
-    })
+        })
 }
 
-fn visit(field: &Field<'_>, place: TokenStream) -> TokenStream {
+fn visit(field: &Field<'_>, place: TokenStream, krate: &Path) -> TokenStream {
     let key = &field.key;
-    if field.attrs.flatten {
-        quote!(__walker.flatten(#place);)
-    } else if field.attrs.reference_only.is_some() {
-        quote!(__walker.field_reference_only(#key, #place);)
+    let ty = field.ty;
+    // Spanned at the field's type, like the shape above: a type without the trait is then
+    // reported once, at the field, instead of at the derive.
+    let walk = quote_spanned!(ty.span()=> <#ty as #krate::ResolveSecrets>::visit_secrets);
+    let call = if key.is_empty() {
+        quote!(#walk(#place, __walker);)
     } else {
-        quote!(__walker.field(#key, #place);)
+        let enter = match &field.member {
+            syn::Member::Unnamed(index) => {
+                let index = index.index as usize;
+                quote!(__walker.enter_index(#index))
+            }
+            syn::Member::Named(_) => quote!(__walker.enter_field(#key)),
+        };
+        quote! {
+            let __mark = #enter;
+            #walk(#place, __walker);
+            __walker.leave(__mark);
+        }
+    };
+    if field.attrs.reference_only.is_some() {
+        quote! {
+            let __saved = __walker.set_reference_only(true);
+            #call
+            __walker.set_reference_only(__saved);
+        }
+    } else {
+        call
     }
 }
 

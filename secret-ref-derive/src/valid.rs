@@ -30,7 +30,11 @@ fn check_skipped_secret(cx: &Ctxt, field: &Field<'_>) {
     };
     if let syn::Type::Path(path) = field.ty
         && path.qself.is_none()
-        && path.path.segments.last().is_some_and(|s| s.ident == "Secret")
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Secret")
     {
         cx.syn_error(syn::Error::new(
             span,

@@ -110,7 +110,9 @@ pub(crate) fn from_text<T: DeserializeOwned>(text: Zeroizing<String>) -> Result<
 
 /// Converts a value that a configuration format gave as something other than a string (a
 /// number, a map) into `T`.
-pub(crate) fn from_value<T: DeserializeOwned>(value: serde_value::Value) -> Result<T, ConvertError> {
+pub(crate) fn from_value<T: DeserializeOwned>(
+    value: serde_value::Value,
+) -> Result<T, ConvertError> {
     T::deserialize(serde_value::ValueDeserializer::<ConvertError>::new(value))
 }
 
@@ -341,10 +343,7 @@ impl<'de> de::Deserializer<'de> for TextDeserializer {
         visitor.visit_enum(IntoDeserializer::<ConvertError>::into_deserializer(text))
     }
 
-    fn deserialize_identifier<V: Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, ConvertError> {
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
         self.deserialize_string(visitor)
     }
 
@@ -418,10 +417,7 @@ mod tests {
             text::<BTreeMap<String, String>>(r#"{"a":"b"}"#).unwrap()["a"],
             "b"
         );
-        assert_eq!(
-            text::<serde_json::Value>(r#"{"a":1}"#).unwrap()["a"],
-            1
-        );
+        assert_eq!(text::<serde_json::Value>(r#"{"a":1}"#).unwrap()["a"], 1);
         assert_eq!(text::<serde_json::Value>("plain").unwrap(), "plain");
     }
 
@@ -430,17 +426,50 @@ mod tests {
     fn errors_never_quote_the_value() {
         const CANARY: &str = "c4n4ry-Zx9";
         let cases: Vec<(ConvertError, &str)> = vec![
-            (text::<u16>(CANARY).unwrap_err(), "invalid value: a string, expected u16"),
-            (text::<u8>("70000").unwrap_err(), "invalid value: a string, expected u8"),
-            (text::<bool>(CANARY).unwrap_err(), "invalid value: a string, expected a boolean (true, false, on or off)"),
-            (text::<char>(CANARY).unwrap_err(), "invalid value: a string, expected a character"),
-            (text::<Mode>(CANARY).unwrap_err(), "unknown variant, expected one of `Fast`, `Slow`"),
-            (text::<Creds>(&format!(r#"{{"user":"{CANARY}","port":"{CANARY}"}}"#)).unwrap_err(), "invalid type: a string, expected u16"),
-            (text::<Strict>(&format!(r#"{{"user":"u","{CANARY}":1}}"#)).unwrap_err(), "unknown field, expected `user`"),
-            (text::<Creds>(&format!(r#"{{"user":"{CANARY}"#)).unwrap_err(), "the JSON ends too early (line 1, column 19)"),
-            (text::<Creds>(CANARY).unwrap_err(), "invalid type: a string, expected struct Creds"),
-            (text::<Creds>(r#"{"user":"u"}"#).unwrap_err(), "missing field `port`"),
-            (text::<u16>(&format!("[{CANARY}]")).unwrap_err(), "invalid value: a string, expected u16"),
+            (
+                text::<u16>(CANARY).unwrap_err(),
+                "invalid value: a string, expected u16",
+            ),
+            (
+                text::<u8>("70000").unwrap_err(),
+                "invalid value: a string, expected u8",
+            ),
+            (
+                text::<bool>(CANARY).unwrap_err(),
+                "invalid value: a string, expected a boolean (true, false, on or off)",
+            ),
+            (
+                text::<char>(CANARY).unwrap_err(),
+                "invalid value: a string, expected a character",
+            ),
+            (
+                text::<Mode>(CANARY).unwrap_err(),
+                "unknown variant, expected one of `Fast`, `Slow`",
+            ),
+            (
+                text::<Creds>(&format!(r#"{{"user":"{CANARY}","port":"{CANARY}"}}"#)).unwrap_err(),
+                "invalid type: a string, expected u16",
+            ),
+            (
+                text::<Strict>(&format!(r#"{{"user":"u","{CANARY}":1}}"#)).unwrap_err(),
+                "unknown field, expected `user`",
+            ),
+            (
+                text::<Creds>(&format!(r#"{{"user":"{CANARY}"#)).unwrap_err(),
+                "the JSON ends too early (line 1, column 19)",
+            ),
+            (
+                text::<Creds>(CANARY).unwrap_err(),
+                "invalid type: a string, expected struct Creds",
+            ),
+            (
+                text::<Creds>(r#"{"user":"u"}"#).unwrap_err(),
+                "missing field `port`",
+            ),
+            (
+                text::<u16>(&format!("[{CANARY}]")).unwrap_err(),
+                "invalid value: a string, expected u16",
+            ),
         ];
         for (err, expected) in cases {
             let msg = err.to_string();
@@ -470,6 +499,9 @@ mod tests {
         let err = from_value::<u8>(serde_value::Value::U64(123456)).unwrap_err();
         assert_eq!(err.to_string(), "invalid value: an integer, expected u8");
         let err = from_value::<String>(serde_value::Value::Bool(true)).unwrap_err();
-        assert_eq!(err.to_string(), "invalid type: a boolean, expected a string");
+        assert_eq!(
+            err.to_string(),
+            "invalid type: a boolean, expected a string"
+        );
     }
 }

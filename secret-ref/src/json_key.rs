@@ -129,14 +129,42 @@ mod tests {
     fn failures_never_quote_the_secret() {
         const CANARY: &str = "c4n4ry-json";
         let cases = [
-            (format!(r#"{{"password":"{CANARY}"}}"#), "username", ErrorKind::KeyNotFound),
-            (format!(r#"{{"password":null, "x":"{CANARY}"}}"#), "password", ErrorKind::KeyNotFound),
+            (
+                format!(r#"{{"password":"{CANARY}"}}"#),
+                "username",
+                ErrorKind::KeyNotFound,
+            ),
+            (
+                format!(r#"{{"password":null, "x":"{CANARY}"}}"#),
+                "password",
+                ErrorKind::KeyNotFound,
+            ),
             (CANARY.to_string(), "password", ErrorKind::InvalidJson),
-            (format!(r#"["{CANARY}"]"#), "password", ErrorKind::InvalidJson),
-            (format!(r#"{{"password":"{CANARY}""#), "password", ErrorKind::InvalidJson),
-            (format!(r#"{{"password":{CANARY}}}"#), "password", ErrorKind::InvalidJson),
-            (format!(r#"{{"password":"x"}} {CANARY}"#), "password", ErrorKind::InvalidJson),
-            (format!(r#"{{"password":"{CANARY}\q"}}"#), "password", ErrorKind::InvalidJson),
+            (
+                format!(r#"["{CANARY}"]"#),
+                "password",
+                ErrorKind::InvalidJson,
+            ),
+            (
+                format!(r#"{{"password":"{CANARY}""#),
+                "password",
+                ErrorKind::InvalidJson,
+            ),
+            (
+                format!(r#"{{"password":{CANARY}}}"#),
+                "password",
+                ErrorKind::InvalidJson,
+            ),
+            (
+                format!(r#"{{"password":"x"}} {CANARY}"#),
+                "password",
+                ErrorKind::InvalidJson,
+            ),
+            (
+                format!(r#"{{"password":"{CANARY}\q"}}"#),
+                "password",
+                ErrorKind::InvalidJson,
+            ),
         ];
         for (text, key, kind) in cases {
             let err = select(&text, key).unwrap_err();

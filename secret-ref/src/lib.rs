@@ -133,6 +133,6 @@ pub use zeroize;
 /// What generated code calls. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::resolve::{Field, Shape, Walker};
+    pub use crate::resolve::{Field, Mark, Shape, Walker};
     pub use core;
 }

@@ -25,7 +25,7 @@ use std::str::FromStr;
 #[inline]
 pub fn is_reference(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= PREFIX.len() + 1 && b.starts_with(PREFIX.as_bytes()) && b[b.len() - 1] == b'}'
+    b.len() > PREFIX.len() && b.starts_with(PREFIX.as_bytes()) && b[b.len() - 1] == b'}'
 }
 
 const PREFIX: &str = "{vault://";
@@ -48,14 +48,93 @@ const PREFIX: &str = "{vault://";
 /// assert_eq!(r.to_string(), "{vault://env/cert/key?prefix=SSL_#1}");
 /// # Ok::<(), secret_ref::ReferenceError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Reference {
     raw: Box<str>,
-    vault: Box<str>,
-    resource: Box<str>,
-    key: Option<Box<str>>,
-    version: Option<u32>,
-    config: Vec<(Box<str>, Box<str>)>,
+    parts: Parts,
+}
+
+/// A reference parsed in place, borrowing its text: what the resolver works with, so that
+/// resolving allocates nothing for the reference itself.
+#[derive(Clone)]
+pub(crate) struct RefView<'a> {
+    raw: &'a str,
+    parts: Parts,
+}
+
+impl<'a> RefView<'a> {
+    pub(crate) fn parse(raw: &'a str) -> Result<Self, ReferenceError> {
+        if !is_reference(raw) {
+            return Err(ReferenceError::not_a_reference());
+        }
+        match parse_parts(raw) {
+            Ok(parts) => Ok(RefView { raw, parts }),
+            Err(problem) => Err(ReferenceError::new(raw, problem)),
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    pub(crate) fn vault(&self) -> &str {
+        self.parts.vault.get(self.raw)
+    }
+
+    pub(crate) fn resource(&self) -> &str {
+        self.parts.resource.get(self.raw)
+    }
+
+    pub(crate) fn key(&self) -> Option<&str> {
+        self.parts.key.as_ref().map(|k| k.get(self.raw))
+    }
+
+    pub(crate) fn version(&self) -> Option<u32> {
+        self.parts.version
+    }
+
+    pub(crate) fn options(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
+        self.parts.config.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    pub(crate) fn into_owned(self) -> Reference {
+        Reference {
+            raw: self.raw.into(),
+            parts: self.parts,
+        }
+    }
+}
+
+/// A part of a reference: a span of the original text in the common case (nothing to
+/// decode), so that parsing allocates nothing beyond the text itself.
+#[derive(Clone)]
+enum Text {
+    Span(u32, u32),
+    Owned(Box<str>),
+}
+
+impl Text {
+    fn get<'a>(&'a self, raw: &'a str) -> &'a str {
+        match self {
+            Text::Span(start, end) => &raw[*start as usize..*end as usize],
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+/// Two references are equal when they are written the same way.
+impl PartialEq for Reference {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for Reference {}
+
+impl std::hash::Hash for Reference {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+    }
 }
 
 impl Reference {
@@ -76,33 +155,34 @@ impl Reference {
     /// );
     /// ```
     pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
-        parse(s)
+        RefView::parse(s).map(RefView::into_owned)
     }
 
     /// The vault: a backend name such as `env`, or the prefix of a named vault.
     pub fn vault(&self) -> &str {
-        &self.vault
+        self.parts.vault.get(&self.raw)
     }
 
     /// The secret's id, percent-decoded once (`%2F` gives a `/` inside the id; `+` stays `+`).
     pub fn resource(&self) -> &str {
-        &self.resource
+        self.parts.resource.get(&self.raw)
     }
 
     /// The last path segment when the path has two or more: the field to read from a JSON
     /// secret. A trailing `/` means "no key": `{vault://env/a/b/}` reads the whole `a/b`.
     pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.parts.key.as_ref().map(|k| k.get(&self.raw))
     }
 
     /// The version after `#`, if any (`#2` reads the previous value in most backends).
     pub fn version(&self) -> Option<u32> {
-        self.version
+        self.parts.version
     }
 
     /// A query option, such as `prefix` in `?prefix=SSL_`. A bare `?flag` reads as `"true"`.
     pub fn config(&self, name: &str) -> Option<&str> {
-        self.config
+        self.parts
+            .config
             .iter()
             .find(|(k, _)| &**k == name)
             .map(|(_, v)| &**v)
@@ -110,7 +190,7 @@ impl Reference {
 
     /// All query options, in the order they were written.
     pub fn options(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.config.iter().map(|(k, v)| (&**k, &**v))
+        self.parts.config.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// The reference as written.
@@ -149,7 +229,7 @@ impl FromStr for Reference {
     type Err = ReferenceError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse(s)
+        Reference::parse(s)
     }
 }
 
@@ -205,7 +285,9 @@ pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
         if matches!(bytes[i], b'?' | b'&' | b';' | b'#') {
             let name_start = i + 1;
             let rest = &raw[name_start..];
-            let name_len = rest.find(['=', '?', '&', ';', '#', '}']).unwrap_or(rest.len());
+            let name_len = rest
+                .find(['=', '?', '&', ';', '#', '}'])
+                .unwrap_or(rest.len());
             let name = &rest[..name_len];
             if rest[name_len..].starts_with('=') && is_sensitive_option(name) {
                 let value_start = name_start + name_len + 1;
@@ -274,6 +356,13 @@ pub enum ReferenceProblem {
 }
 
 impl ReferenceError {
+    fn not_a_reference() -> Self {
+        ReferenceError {
+            reference: None,
+            problem: ReferenceProblem::NotAReference,
+        }
+    }
+
     fn new(raw: &str, problem: ReferenceProblem) -> Self {
         ReferenceError {
             reference: Some(scrub(raw).into()),
@@ -299,9 +388,9 @@ impl fmt::Display for ReferenceProblem {
             ReferenceProblem::NotAReference => {
                 f.write_str("not a vault reference (expected {vault://<vault>/<secret>})")
             }
-            ReferenceProblem::MissingVault => f.write_str(
-                "no vault name after `vault://` (expected {vault://<vault>/<secret>})",
-            ),
+            ReferenceProblem::MissingVault => {
+                f.write_str("no vault name after `vault://` (expected {vault://<vault>/<secret>})")
+            }
             ReferenceProblem::MissingPath => f.write_str(
                 "no secret path after the vault name (expected {vault://<vault>/<secret>})",
             ),
@@ -316,9 +405,9 @@ impl fmt::Display for ReferenceProblem {
                 "the vault name may only hold letters, digits, `-`, `_` and `.` \
                  (it is a backend such as `env` or a vault prefix, not a URL host)",
             ),
-            ReferenceProblem::Semicolon => f.write_str(
-                "`;` is not allowed in the secret path; percent-encode it as %3B",
-            ),
+            ReferenceProblem::Semicolon => {
+                f.write_str("`;` is not allowed in the secret path; percent-encode it as %3B")
+            }
             ReferenceProblem::InvalidUtf8 => {
                 f.write_str("percent-encoded bytes in the path are not valid UTF-8")
             }
@@ -341,85 +430,126 @@ impl fmt::Display for ReferenceError {
 
 impl std::error::Error for ReferenceError {}
 
-fn parse(raw: &str) -> Result<Reference, ReferenceError> {
-    use ReferenceProblem as P;
-    if !is_reference(raw) {
-        return Err(ReferenceError {
-            reference: None,
-            problem: P::NotAReference,
-        });
-    }
-    let err = |problem| ReferenceError::new(raw, problem);
+#[derive(Clone)]
+struct Parts {
+    vault: Text,
+    resource: Text,
+    key: Option<Text>,
+    version: Option<u32>,
+    config: Vec<(Box<str>, Box<str>)>,
+}
 
-    // Strip the braces and the scheme, then take LuaSocket's `url.parse` steps in its order:
-    // the fragment goes first (so `#1?x=y` is a fragment), then the authority up to the next
-    // `/`, then the query from the first `?`, then params from the first `;`.
-    let mut rest = &raw[PREFIX.len()..raw.len() - 1];
-    let mut fragment = None;
-    if let Some(i) = rest.find('#') {
-        fragment = Some(&rest[i + 1..]);
-        rest = &rest[..i];
+fn span(raw: &str, part: &str) -> Text {
+    let start = part.as_ptr() as usize - raw.as_ptr() as usize;
+    Text::Span(start as u32, (start + part.len()) as u32)
+}
+
+fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
+    use ReferenceProblem as P;
+    if raw.len() > u32::MAX as usize {
+        return Err(P::InvalidPath);
     }
-    let (authority, mut rest) = match rest.find('/') {
+    // LuaSocket's `url.parse` order: the fragment goes first (so in `#1?x=y` all of `1?x=y`
+    // is the fragment), then the authority up to the next `/`, then the query from the first
+    // `?`, then params from the first `;`. What is left is the path.
+    let inner = &raw[PREFIX.len()..raw.len() - 1];
+    let (rest, fragment) = match find_byte(inner, b'#') {
+        Some(i) => (&inner[..i], Some(&inner[i + 1..])),
+        None => (inner, None),
+    };
+    let (authority, after) = match find_byte(rest, b'/') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    let mut query = None;
-    if let Some(i) = rest.find('?') {
-        query = Some(&rest[i + 1..]);
-        rest = &rest[..i];
-    }
-    let mut params = None;
-    if let Some(i) = rest.find(';') {
-        params = Some(&rest[i + 1..]);
-        rest = &rest[..i];
-    }
-    let path = rest;
 
-    let host = host_of(authority);
+    // One pass over the path: where it ends (`?` or `;`), and what the segment rules need.
+    let bytes = after.as_bytes();
+    let mut end = bytes.len();
+    let mut semicolon = false;
+    let mut percent = false;
+    let mut double_slash = false;
+    let mut last_slash = None;
+    let mut first_name = None;
+    let mut last_name = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'?' | b';' => {
+                end = i;
+                semicolon = b == b';';
+                break;
+            }
+            b'/' => {
+                if last_slash == Some(i.wrapping_sub(1)) && first_name.is_some() {
+                    double_slash = true;
+                }
+                last_slash = Some(i);
+            }
+            _ => {
+                percent |= b == b'%';
+                first_name.get_or_insert(i);
+                last_name = i + 1;
+            }
+        }
+    }
+    let path = &after[..end];
+    let query = match (semicolon, find_byte(&after[end..], b'?')) {
+        (_, Some(q)) => Some(&after[end + q + 1..]),
+        (_, None) => None,
+    };
+
+    let host = if authority.bytes().all(is_vault_name_byte) {
+        authority
+    } else {
+        host_of(authority)
+    };
     if host.is_empty() {
-        return Err(err(P::MissingVault));
+        return Err(P::MissingVault);
     }
     if path.is_empty() {
-        return Err(err(P::MissingPath));
+        return Err(P::MissingPath);
     }
-    let resource = &path[1..];
-    if resource.is_empty() {
-        return Err(err(P::EmptyPath));
+    if path.len() == 1 {
+        return Err(P::EmptyPath);
     }
     let version = match fragment {
         None => None,
-        Some(f) => Some(parse_version(f).ok_or_else(|| err(P::InvalidVersion))?),
+        Some(f) => Some(parse_version(f).ok_or(P::InvalidVersion)?),
     };
-
-    let mut parts = resource.split('/').filter(|p| !p.is_empty());
-    let Some(first) = parts.next() else {
-        return Err(err(P::InvalidPath));
+    // `parse_path` drops empty segments: what matters is between the first and last name.
+    let Some(first_name) = first_name else {
+        return Err(P::InvalidPath);
     };
     // Kong's checks come first so that its test vectors get its answers; these are the
     // inputs Kong accepts but silently truncates.
-    if host != authority || !host.bytes().all(is_vault_name_byte) {
-        return Err(err(P::InvalidVaultName));
+    if host.len() != authority.len() || !host.bytes().all(is_vault_name_byte) {
+        return Err(P::InvalidVaultName);
     }
-    if params.is_some() {
-        return Err(err(P::Semicolon));
+    if semicolon {
+        return Err(P::Semicolon);
     }
 
-    let is_directory = resource.ends_with('/');
-    let mut segments: Vec<Cow<'_, str>> = Vec::with_capacity(4);
-    segments.push(decode_segment(first).ok_or_else(|| err(P::InvalidUtf8))?);
-    for part in parts {
-        segments.push(decode_segment(part).ok_or_else(|| err(P::InvalidUtf8))?);
-    }
-    let key = if segments.len() > 1 && !is_directory {
-        segments.pop().map(|k| Box::from(&*k))
+    let core = &after[first_name..last_name];
+    let is_directory = path.ends_with('/');
+    let (resource, key) = if !percent && !double_slash {
+        // Nothing to decode and no empty segments: the parts are spans of the text.
+        match last_slash.filter(|&i| i > first_name && i < last_name) {
+            Some(i) if !is_directory => (
+                span(raw, &after[first_name..i]),
+                Some(span(raw, &after[i + 1..last_name])),
+            ),
+            _ => (span(raw, core), None),
+        }
     } else {
-        None
-    };
-    let resource: Box<str> = if segments.len() == 1 {
-        Box::from(&*segments[0])
-    } else {
-        segments.join("/").into()
+        let mut segments = Vec::new();
+        for part in core.split('/').filter(|p| !p.is_empty()) {
+            segments.push(decode_segment(part).ok_or(P::InvalidUtf8)?);
+        }
+        let key = if segments.len() > 1 && !is_directory {
+            segments.pop().map(|k| Text::Owned(k.into()))
+        } else {
+            None
+        };
+        (Text::Owned(segments.join("/").into()), key)
     };
 
     let mut config: Vec<(Box<str>, Box<str>)> = Vec::new();
@@ -430,26 +560,31 @@ fn parse(raw: &str) -> Result<Reference, ReferenceError> {
                 None => (decode_query(pair), Some(Cow::Borrowed("true"))),
             };
             let (Some(k), Some(v)) = (k, v) else {
-                return Err(err(P::InvalidUtf8));
+                return Err(P::InvalidUtf8);
             };
             if k.is_empty() {
-                return Err(err(P::EmptyOptionName));
+                return Err(P::EmptyOptionName);
             }
             if config.iter().any(|(name, _)| **name == *k) {
-                return Err(err(P::DuplicateOption(k.into_owned())));
+                return Err(P::DuplicateOption(k.into_owned()));
             }
             config.push((k.into(), v.into()));
         }
     }
 
-    Ok(Reference {
-        raw: raw.into(),
-        vault: host.into(),
+    Ok(Parts {
+        vault: span(raw, host),
         resource,
         key,
         version,
         config,
     })
+}
+
+/// The first `b` in `s`. The strings here are short, where a plain loop beats `memchr`'s
+/// setup.
+fn find_byte(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
 }
 
 fn is_vault_name_byte(b: u8) -> bool {
@@ -502,18 +637,16 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Option<Cow<'_, str>> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
                 }
-            }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
@@ -627,7 +760,13 @@ mod tests {
 
         let r = ok("{vault://env/cert/key?prefix=SSL_#1}");
         assert_eq!(
-            (r.vault(), r.resource(), r.key(), r.config("prefix"), r.version()),
+            (
+                r.vault(),
+                r.resource(),
+                r.key(),
+                r.config("prefix"),
+                r.version()
+            ),
             ("env", "cert", Some("key"), Some("SSL_"), Some(1))
         );
     }
@@ -638,9 +777,18 @@ mod tests {
         assert_eq!(problem("{vault://env?x=1}"), ReferenceProblem::MissingPath);
         assert_eq!(problem("{vault:///x}"), ReferenceProblem::MissingVault);
         assert_eq!(problem("{vault://}"), ReferenceProblem::MissingVault);
-        assert_eq!(problem("{vault://env/x#}"), ReferenceProblem::InvalidVersion);
-        assert_eq!(problem("{vault://env/x#1.5}"), ReferenceProblem::InvalidVersion);
-        assert_eq!(problem("{vault://env/x#-1}"), ReferenceProblem::InvalidVersion);
+        assert_eq!(
+            problem("{vault://env/x#}"),
+            ReferenceProblem::InvalidVersion
+        );
+        assert_eq!(
+            problem("{vault://env/x#1.5}"),
+            ReferenceProblem::InvalidVersion
+        );
+        assert_eq!(
+            problem("{vault://env/x#-1}"),
+            ReferenceProblem::InvalidVersion
+        );
         // The fragment is cut first, so options after `#` belong to the version.
         assert_eq!(
             problem("{vault://env/x#1?prefix=a}"),
@@ -652,14 +800,26 @@ mod tests {
     #[test]
     fn stricter_than_kong() {
         assert_eq!(problem("{vault://env/a;b}"), ReferenceProblem::Semicolon);
-        assert_eq!(problem("{vault://u@env/a}"), ReferenceProblem::InvalidVaultName);
-        assert_eq!(problem("{vault://env:80/a}"), ReferenceProblem::InvalidVaultName);
-        assert_eq!(problem("{vault://;/xx-x}"), ReferenceProblem::InvalidVaultName);
+        assert_eq!(
+            problem("{vault://u@env/a}"),
+            ReferenceProblem::InvalidVaultName
+        );
+        assert_eq!(
+            problem("{vault://env:80/a}"),
+            ReferenceProblem::InvalidVaultName
+        );
+        assert_eq!(
+            problem("{vault://;/xx-x}"),
+            ReferenceProblem::InvalidVaultName
+        );
         assert_eq!(
             problem("{vault://env/a?x=1&x=2}"),
             ReferenceProblem::DuplicateOption("x".into())
         );
-        assert_eq!(problem("{vault://env/a?=1}"), ReferenceProblem::EmptyOptionName);
+        assert_eq!(
+            problem("{vault://env/a?=1}"),
+            ReferenceProblem::EmptyOptionName
+        );
         assert_eq!(problem("{vault://env/%FF}"), ReferenceProblem::InvalidUtf8);
     }
 

@@ -8,10 +8,10 @@ use std::hash::BuildHasher;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
+use crate::Resolver;
 use crate::error::{Error, ErrorKind, Failure};
 use crate::reference::is_reference;
 use crate::secret::{Secret, SecretSlot};
-use crate::Resolver;
 
 /// A type whose secrets can be resolved in one call, with every failure reported with its
 /// field path. Derive it with `#[derive(ResolveSecrets)]`.
@@ -125,8 +125,8 @@ pub enum Shape {
 /// A field in a [`Shape::Struct`] or [`Shape::Enum`].
 #[derive(Clone, Copy, Debug)]
 pub struct Field {
-    /// The key as written in the configuration (after `#[serde(rename)]`); empty for a
-    /// flattened field.
+    /// The key as written in the configuration (after `#[serde(rename)]`): `[i]` for a tuple
+    /// field; empty for a flattened field or a newtype's field.
     pub name: &'static str,
     /// The field's shape.
     pub shape: fn() -> &'static Shape,
@@ -213,7 +213,7 @@ fn push_name(prefix: &mut String, name: &str) {
     if name.is_empty() {
         return;
     }
-    if !prefix.is_empty() {
+    if !prefix.is_empty() && !name.starts_with('[') {
         prefix.push('.');
     }
     prefix.push_str(name);
@@ -223,8 +223,9 @@ fn push_name(prefix: &mut String, name: &str) {
 #[derive(Clone, Debug)]
 enum Segment {
     Field(&'static str),
-    Index(usize),
-    Key(String),
+    Index(u32),
+    /// An index into [`Walker::keys`], so that the common segments stay small.
+    Key(u32),
 }
 
 /// A step of a path, stored once and shared by every path below it.
@@ -233,11 +234,17 @@ struct PathNode {
     segment: Segment,
 }
 
+/// Where a [`Walker`] was before entering a field.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct Mark(Option<u32>);
+
 /// Collects the secrets of a value together with their field paths. Generated code calls
 /// its methods; users never need to.
 #[doc(hidden)]
 pub struct Walker<'a> {
     nodes: Vec<PathNode>,
+    keys: Vec<String>,
     current: Option<u32>,
     reference_only: bool,
     pub(crate) slots: Vec<Slot<'a>>,
@@ -254,6 +261,7 @@ impl<'a> Walker<'a> {
     pub(crate) fn new() -> Self {
         Walker {
             nodes: Vec::new(),
+            keys: Vec::new(),
             current: None,
             reference_only: false,
             slots: Vec::new(),
@@ -262,14 +270,36 @@ impl<'a> Walker<'a> {
     }
 
     fn enter<T: ResolveSecrets + ?Sized>(&mut self, segment: Segment, value: &'a mut T) {
+        let mark = self.push(segment);
+        value.visit_secrets(self);
+        self.leave(mark);
+    }
+
+    /// Enters a named field; returns where to go back to with [`Walker::leave`]. The derive
+    /// uses this pair around `<FieldType as ResolveSecrets>::visit_secrets`, so that a field
+    /// type without the trait is reported once, at the field.
+    pub fn enter_field(&mut self, name: &'static str) -> Mark {
+        self.push(Segment::Field(name))
+    }
+
+    /// Enters a tuple field or list element; see [`Walker::enter_field`].
+    pub fn enter_index(&mut self, index: usize) -> Mark {
+        self.push(Segment::Index(index as u32))
+    }
+
+    /// Goes back to where [`Walker::enter_field`] or [`Walker::enter_index`] was called.
+    pub fn leave(&mut self, mark: Mark) {
+        self.current = mark.0;
+    }
+
+    fn push(&mut self, segment: Segment) -> Mark {
         let saved = self.current;
         self.nodes.push(PathNode {
             parent: saved,
             segment,
         });
         self.current = Some((self.nodes.len() - 1) as u32);
-        value.visit_secrets(self);
-        self.current = saved;
+        Mark(saved)
     }
 
     /// A named field.
@@ -277,16 +307,16 @@ impl<'a> Walker<'a> {
         self.enter(Segment::Field(name), value);
     }
 
-    /// A named field marked `#[secret(reference_only)]`.
-    pub fn field_reference_only<T: ResolveSecrets + ?Sized>(
-        &mut self,
-        name: &'static str,
-        value: &'a mut T,
-    ) {
-        let saved = self.reference_only;
-        self.reference_only = true;
-        self.enter(Segment::Field(name), value);
-        self.reference_only = saved;
+    /// Makes room for `n` more elements.
+    pub fn reserve(&mut self, n: usize) {
+        self.nodes.reserve(n);
+        self.slots.reserve(n);
+    }
+
+    /// Turns the `#[secret(reference_only)]` rule on or off for what is visited next;
+    /// returns the previous setting, to restore after the field.
+    pub fn set_reference_only(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.reference_only, on)
     }
 
     /// A `#[serde(flatten)]` field: its fields appear at this level.
@@ -296,12 +326,13 @@ impl<'a> Walker<'a> {
 
     /// A list element.
     pub fn index<T: ResolveSecrets + ?Sized>(&mut self, index: usize, value: &'a mut T) {
-        self.enter(Segment::Index(index), value);
+        self.enter(Segment::Index(index as u32), value);
     }
 
     /// A map value.
     pub fn key<T: ResolveSecrets + ?Sized>(&mut self, key: &dyn fmt::Display, value: &'a mut T) {
-        self.enter(Segment::Key(key.to_string()), value);
+        self.keys.push(key.to_string());
+        self.enter(Segment::Key((self.keys.len() - 1) as u32), value);
     }
 
     /// A secret.
@@ -347,9 +378,9 @@ impl<'a> Walker<'a> {
                     let _ = write!(out, "[{i}]");
                 }
                 Segment::Key(k) => {
+                    let k = &self.keys[*k as usize];
                     let plain = !k.is_empty()
-                        && k
-                            .bytes()
+                        && k.bytes()
                             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
                     if plain {
                         push_name(&mut out, k);
@@ -381,9 +412,31 @@ macro_rules! plain {
 }
 
 plain!(
-    bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, (),
-    std::time::Duration, std::net::IpAddr, std::net::Ipv4Addr, std::net::Ipv6Addr,
-    std::net::SocketAddr, std::num::NonZeroU16, std::num::NonZeroU32, std::num::NonZeroU64,
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    (),
+    std::time::Duration,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::net::SocketAddr,
+    std::num::NonZeroU16,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
     std::num::NonZeroUsize
 );
 
@@ -435,6 +488,7 @@ impl<T: ResolveSecrets> ResolveSecrets for Vec<T> {
     const SHAPE: Shape = Shape::List(T::shape);
 
     fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        walker.reserve(self.len());
         for (i, v) in self.iter_mut().enumerate() {
             walker.index(i, v);
         }
@@ -487,9 +541,9 @@ impl<K: fmt::Display, V: ResolveSecrets> ResolveSecrets for BTreeMap<K, V> {
 macro_rules! tuple {
     ($($name:ident $idx:tt),+) => {
         impl<$($name: ResolveSecrets),+> ResolveSecrets for ($($name,)+) {
-            const SHAPE: Shape = Shape::Struct(&[$(Field { name: stringify!($idx), shape: $name::shape }),+]);
+            const SHAPE: Shape = Shape::Struct(&[$(Field { name: concat!("[", stringify!($idx), "]"), shape: $name::shape }),+]);
             fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
-                $(walker.field(stringify!($idx), &mut self.$idx);)+
+                $(walker.index($idx, &mut self.$idx);)+
             }
         }
     };
@@ -518,13 +572,14 @@ mod tests {
             parent: Some(1),
             segment: Segment::Field("password"),
         });
+        w.keys = vec!["a b".into(), "ci".into()];
         w.nodes.push(PathNode {
             parent: Some(0),
-            segment: Segment::Key("a b".into()),
+            segment: Segment::Key(0),
         });
         w.nodes.push(PathNode {
             parent: None,
-            segment: Segment::Key("ci".into()),
+            segment: Segment::Key(1),
         });
         assert_eq!(w.path_of(Some(2)), "replicas[1].password");
         assert_eq!(w.path_of(Some(3)), "replicas[\"a b\"]");

@@ -1,9 +1,9 @@
 //! The resolver: finds each reference's vault, fetches each distinct secret once, converts it
 //! into the field's type and reports every failure with its field path.
 
+use hashbrown::HashMap;
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Failure, VaultError};
 use crate::json_key;
-use crate::reference::Reference;
+use crate::reference::RefView;
 use crate::resolve::{ResolveSecrets, Walker};
 use crate::secret::Secret;
 use crate::vault::env::EnvVault;
@@ -40,8 +40,11 @@ pub struct Resolver {
 struct Inner {
     backends: HashMap<String, Backend>,
     named: HashMap<String, Named>,
-    cache: Mutex<HashMap<FetchKey, Result<Arc<Zeroizing<String>>, VaultError>>>,
+    cache: Mutex<HashMap<FetchKey, Fetched>>,
 }
+
+/// What a remote fetch gave: the secret's whole text, shared by every reference to it.
+type Fetched = Result<Arc<Zeroizing<String>>, VaultError>;
 
 struct Backend {
     vault: Arc<dyn Vault>,
@@ -115,9 +118,12 @@ impl Resolver {
     /// );
     /// ```
     pub fn get(&self, reference: &str) -> Result<Secret<String>, Error> {
-        let parsed = Reference::parse(reference)?;
+        let parsed = RefView::parse(reference)?;
         let mut text = self.text(&parsed).map_err(Error::single)?;
-        Ok(Secret::resolved(std::mem::take(&mut *text), parsed))
+        Ok(Secret::resolved(
+            std::mem::take(&mut *text),
+            parsed.into_owned(),
+        ))
     }
 
     /// Resolves every unresolved secret in `value`, reporting all failures in one error,
@@ -149,7 +155,7 @@ impl Resolver {
         let mut pending: Vec<(usize, usize)> = Vec::new();
 
         for (i, slot) in slots.iter_mut().enumerate() {
-            let Some(parsed) = slot.secret.parsed() else {
+            let Some(raw) = slot.secret.reference_str() else {
                 if slot.reference_only {
                     let failure = Failure::new(
                         ErrorKind::LiteralNotAllowed,
@@ -162,9 +168,9 @@ impl Resolver {
             if slot.secret.has_value() {
                 continue;
             }
-            let outcome = match parsed {
-                Err(e) => Err(Failure::from_reference(e.clone())),
-                Ok(r) => match self.target(r) {
+            let outcome = match RefView::parse(raw) {
+                Err(e) => Err(Failure::from_reference(e)),
+                Ok(r) => match self.target(&r) {
                     Err(f) => Err(f),
                     Ok(target) if target.vault.is_remote() => {
                         let key = FetchKey {
@@ -182,9 +188,9 @@ impl Resolver {
                         continue;
                     }
                     Ok(target) => self
-                        .fetch(&target, r)
-                        .and_then(|text| select_key(text, r))
-                        .map_err(|e| vault_failure(e, r)),
+                        .fetch(&target, &r)
+                        .and_then(|text| select_key(text, &r))
+                        .map_err(|e| vault_failure(e, &r)),
                 },
             };
             if let Err(f) = outcome.and_then(|text| accept(slot.secret, text)) {
@@ -196,13 +202,15 @@ impl Resolver {
             let results: Vec<_> = fetches.iter().map(|key| self.fetch_remote(key)).collect();
             for (i, at) in pending {
                 let slot = &mut slots[i];
-                let Some(Ok(r)) = slot.secret.parsed() else {
-                    unreachable!("pending slots hold parsed references")
-                };
+                let raw = slot
+                    .secret
+                    .reference_str()
+                    .expect("pending slots hold references");
+                let r = RefView::parse(raw).expect("pending references parsed before");
                 let outcome = match &results[at] {
-                    Ok(text) => select_key(Zeroizing::new(String::clone(text)), r)
-                        .map_err(|e| vault_failure(e, r)),
-                    Err(e) => Err(vault_failure(e.clone(), r)),
+                    Ok(text) => select_key(Zeroizing::new(String::clone(text)), &r)
+                        .map_err(|e| vault_failure(e, &r)),
+                    Err(e) => Err(vault_failure(e.clone(), &r)),
                 };
                 if let Err(f) = outcome.and_then(|text| accept(slot.secret, text)) {
                     failures.push((i, with_path(f, slot.path)));
@@ -269,7 +277,7 @@ impl Resolver {
     }
 
     /// The text of a reference: vault, fetch, then key.
-    fn text(&self, r: &Reference) -> Result<Zeroizing<String>, Failure> {
+    fn text(&self, r: &RefView<'_>) -> Result<Zeroizing<String>, Failure> {
         let target = self.target(r)?;
         let fetched = if target.vault.is_remote() {
             let key = FetchKey {
@@ -288,13 +296,13 @@ impl Resolver {
             .map_err(|e| vault_failure(e, r))
     }
 
-    fn fetch(&self, target: &Target<'_>, r: &Reference) -> Result<Zeroizing<String>, VaultError> {
+    fn fetch(&self, target: &Target<'_>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
         target
             .vault
             .fetch(&Request::new(r.resource(), r.version(), &target.config))
     }
 
-    fn fetch_remote(&self, key: &FetchKey) -> Result<Arc<Zeroizing<String>>, VaultError> {
+    fn fetch_remote(&self, key: &FetchKey) -> Fetched {
         if let Some(hit) = self.inner.cache.lock().expect("cache lock").get(key) {
             return hit.clone();
         }
@@ -314,7 +322,7 @@ impl Resolver {
     /// Finds the backend of a reference and merges its query options over the vault's
     /// settings. Unlike Kong, an unknown or invalid option is an error rather than ignored,
     /// so that a typo (`?prefx=`) does not silently read another secret.
-    fn target<'r>(&'r self, r: &Reference) -> Result<Target<'r>, Failure> {
+    fn target<'r>(&'r self, r: &RefView<'_>) -> Result<Target<'r>, Failure> {
         let inner = &*self.inner;
         let (backend, base) = match inner.backends.get_key_value(r.vault()) {
             Some((name, b)) => (name.as_str(), &b.config),
@@ -330,7 +338,10 @@ impl Resolver {
             let mut merged = base.clone();
             for (name, value) in r.options() {
                 if !accepts(vault.as_ref(), name) {
-                    return Err(vault_failure(unknown_option(backend, vault.as_ref(), name), r));
+                    return Err(vault_failure(
+                        unknown_option(backend, vault.as_ref(), name),
+                        r,
+                    ));
                 }
                 merged.set(name, value);
             }
@@ -346,7 +357,7 @@ impl Resolver {
         })
     }
 
-    fn unknown_vault(&self, r: &Reference) -> Failure {
+    fn unknown_vault(&self, r: &RefView<'_>) -> Failure {
         let mut known: Vec<&str> = self
             .inner
             .backends
@@ -381,13 +392,13 @@ fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> VaultError 
     ))
 }
 
-fn vault_failure(e: VaultError, r: &Reference) -> Failure {
+fn vault_failure(e: VaultError, r: &RefView<'_>) -> Failure {
     Failure::from_vault(e)
         .with_reference(r.as_str())
         .with_vault(r.vault())
 }
 
-fn select_key(text: Zeroizing<String>, r: &Reference) -> Result<Zeroizing<String>, VaultError> {
+fn select_key(text: Zeroizing<String>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
     match r.key() {
         Some(key) => json_key::select(&text, key),
         None => Ok(text),
@@ -403,11 +414,8 @@ fn accept(
             ErrorKind::Conversion,
             format!("the secret does not fit `{}`: {e}", secret.type_name()),
         );
-        if let Some(raw) = secret.reference_str() {
-            f = f.with_reference(raw);
-            if let Some(Ok(r)) = secret.parsed() {
-                f = f.with_vault(r.vault());
-            }
+        if let Some(Ok(r)) = secret.reference_str().map(RefView::parse) {
+            f = f.with_reference(r.as_str()).with_vault(r.vault());
         }
         f
     })
@@ -443,7 +451,10 @@ pub struct ResolverBuilder {
 impl ResolverBuilder {
     fn new() -> Self {
         ResolverBuilder {
-            backends: vec![("env".to_owned(), Arc::new(EnvVault::new()) as Arc<dyn Vault>)],
+            backends: vec![(
+                "env".to_owned(),
+                Arc::new(EnvVault::new()) as Arc<dyn Vault>,
+            )],
             settings: Vec::new(),
             named: Vec::new(),
         }
@@ -471,7 +482,8 @@ impl ResolverBuilder {
         option: impl Into<String>,
         value: impl Into<String>,
     ) -> Self {
-        self.settings.push((vault.into(), option.into(), value.into()));
+        self.settings
+            .push((vault.into(), option.into(), value.into()));
         self
     }
 
@@ -541,7 +553,9 @@ impl ResolverBuilder {
                      `-`, starting with a letter and not ending with `-`"
                 ))
             } else if backends.contains_key(&prefix) {
-                Some(format!("vault prefix `{prefix}`: `{prefix}` is already a vault name"))
+                Some(format!(
+                    "vault prefix `{prefix}`: `{prefix}` is already a vault name"
+                ))
             } else if named.contains_key(&prefix) {
                 Some(format!("vault prefix `{prefix}` is declared twice"))
             } else {
@@ -555,7 +569,9 @@ impl ResolverBuilder {
                 failures.push(
                     Failure::new(
                         ErrorKind::UnknownVault,
-                        format!("vault prefix `{prefix}` uses vault `{backend}`, which is not installed"),
+                        format!(
+                            "vault prefix `{prefix}` uses vault `{backend}`, which is not installed"
+                        ),
                     )
                     .with_vault(&prefix),
                 );
@@ -611,6 +627,8 @@ struct Frame {
 thread_local! {
     /// The resolvers of the `scope` calls running on this thread, innermost last.
     static SCOPES: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+    /// How many scopes are open: a flag that deserialization checks without borrowing.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
 struct ScopeGuard {
@@ -627,6 +645,7 @@ impl ScopeGuard {
             });
             s.len()
         });
+        DEPTH.with(|d| d.set(depth));
         ScopeGuard { depth }
     }
 
@@ -636,6 +655,7 @@ impl ScopeGuard {
             s.truncate(self.depth);
             s.pop().map(|f| f.failures).unwrap_or_default()
         });
+        DEPTH.with(|d| d.set(self.depth - 1));
         std::mem::forget(self);
         failures
     }
@@ -645,10 +665,19 @@ impl Drop for ScopeGuard {
     /// Leaves the scope if `f` panicked.
     fn drop(&mut self) {
         let _ = SCOPES.try_with(|s| s.borrow_mut().truncate(self.depth - 1));
+        let _ = DEPTH.try_with(|d| d.set(self.depth - 1));
     }
 }
 
-/// Called by `Secret<T>`'s `Deserialize`: resolves at once when a scope is active.
+/// Whether a [`Resolver::scope`] is open on this thread: checked for every reference
+/// deserialized, so it is a plain flag.
+#[inline]
+pub(crate) fn in_scope() -> bool {
+    DEPTH.with(Cell::get) != 0
+}
+
+/// Called by `Secret<T>`'s `Deserialize` inside a scope: resolves at once.
+#[cold]
 pub(crate) fn resolve_in_scope<T>(secret: &mut Secret<T>)
 where
     T: zeroize::Zeroize + serde::de::DeserializeOwned,

@@ -2,15 +2,15 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::OnceLock;
 
+use once_cell::race::OnceBox;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::convert::{self, ConvertError};
 use crate::error::{Error, ErrorKind, Failure};
-use crate::reference::{Redacted, Reference, ReferenceError, is_reference};
+use crate::reference::{Redacted, Reference, is_reference};
 
 /// A secret value of type `T`, written in configuration either as a literal or as a vault
 /// reference such as `{vault://env/pg-password}`.
@@ -58,27 +58,44 @@ use crate::reference::{Redacted, Reference, ReferenceError, is_reference};
 /// assert_eq!(format!("{:?}", pg.password), "Secret([REDACTED])");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Secret<T: Zeroize> {
+pub struct Secret<T> {
     value: Option<T>,
-    source: Option<Box<Source>>,
+    source: Option<Source>,
+    /// `T::zeroize`, captured by every constructor (they all require `T: Zeroize`). Keeping
+    /// the bound off the struct spares generic code a `T: Zeroize` on every type that holds
+    /// a `Secret<T>`, while drop still wipes the value.
+    wipe: fn(&mut T),
 }
 
-/// Where a secret's value comes from when it is a reference.
+/// Where a secret's value comes from when it is a reference. Deserialization only stores
+/// the text (the `String` the format produced, without a copy); the resolver parses it in
+/// place, and an owned [`Reference`] is built only if [`Secret::reference`] asks for one.
+///
+/// The cache is a `OnceBox` (one pointer) rather than a `OnceLock`, to keep `Secret<String>`
+/// small: its size is what deserialization moves around.
 struct Source {
     raw: Box<str>,
-    parsed: OnceLock<Result<Reference, ReferenceError>>,
+    parsed: OnceBox<Option<Reference>>,
+}
+
+impl Clone for Source {
+    fn clone(&self) -> Self {
+        Source::text(self.raw.clone())
+    }
 }
 
 impl Source {
-    fn new(raw: Box<str>) -> Box<Self> {
-        Box::new(Source {
+    fn text(raw: Box<str>) -> Self {
+        Source {
             raw,
-            parsed: OnceLock::new(),
-        })
+            parsed: OnceBox::new(),
+        }
     }
 
-    fn parsed(&self) -> &Result<Reference, ReferenceError> {
-        self.parsed.get_or_init(|| Reference::parse(&self.raw))
+    fn reference(&self) -> Option<&Reference> {
+        self.parsed
+            .get_or_init(|| Box::new(Reference::parse(&self.raw).ok()))
+            .as_ref()
     }
 }
 
@@ -99,6 +116,7 @@ impl<T: Zeroize> Secret<T> {
         Secret {
             value: Some(value),
             source: None,
+            wipe: T::zeroize,
         }
     }
 
@@ -115,14 +133,19 @@ impl<T: Zeroize> Secret<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_reference(reference: Reference) -> Self {
-        let source = Source::new(reference.as_str().into());
-        let _ = source.parsed.set(Ok(reference));
+        let source = Source {
+            raw: reference.as_str().into(),
+            parsed: OnceBox::with_value(Box::new(Some(reference))),
+        };
         Secret {
             value: None,
             source: Some(source),
+            wipe: T::zeroize,
         }
     }
+}
 
+impl<T> Secret<T> {
     /// The value. Reading a secret that holds an unresolved reference panics (with the
     /// reference, never a value) rather than yield something wrong; use
     /// [`try_expose_secret`](Secret::try_expose_secret) to handle that case.
@@ -164,7 +187,7 @@ impl<T: Zeroize> Secret<T> {
     /// The reference this secret comes from; `None` for a literal, or when the reference is
     /// malformed (resolution then reports why).
     pub fn reference(&self) -> Option<&Reference> {
-        self.source.as_ref().and_then(|s| s.parsed().as_ref().ok())
+        self.source.as_ref().and_then(Source::reference)
     }
 
     /// The reference exactly as written, even when malformed.
@@ -185,15 +208,18 @@ impl<T: Zeroize> Secret<T> {
     /// Resolves this one secret; see [`crate::Resolver::resolve`].
     pub fn resolve(&mut self, resolver: &crate::Resolver) -> Result<(), Error>
     where
-        T: DeserializeOwned,
+        T: Zeroize + DeserializeOwned,
     {
         resolver.resolve(self)
     }
+}
 
+impl<T: Zeroize> Secret<T> {
     pub(crate) fn unresolved_from_raw(raw: Box<str>) -> Self {
         Secret {
             value: None,
-            source: Some(Source::new(raw)),
+            source: Some(Source::text(raw)),
+            wipe: T::zeroize,
         }
     }
 
@@ -218,10 +244,8 @@ fn unresolved(raw: &str) -> Error {
 /// The type-erased view of a `Secret<T>` that the resolver works on, so one resolution can
 /// hold secrets of many types at once.
 pub(crate) trait SecretSlot {
-    /// The reference as written, if the secret has one.
+    /// The reference as written; `None` for a literal.
     fn reference_str(&self) -> Option<&str>;
-    /// The parsed reference (parsed once, then cached in the secret).
-    fn parsed(&self) -> Option<&Result<Reference, ReferenceError>>;
     /// Whether a value is present.
     fn has_value(&self) -> bool;
     /// Converts the resolved text into the value.
@@ -235,10 +259,6 @@ impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
         Secret::reference_str(self)
     }
 
-    fn parsed(&self) -> Option<&Result<Reference, ReferenceError>> {
-        self.source.as_ref().map(|s| s.parsed())
-    }
-
     fn has_value(&self) -> bool {
         self.value.is_some()
     }
@@ -246,7 +266,7 @@ impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
     fn accept(&mut self, text: Zeroizing<String>) -> Result<(), ConvertError> {
         let value = convert::from_text::<T>(text)?;
         if let Some(old) = &mut self.value {
-            old.zeroize();
+            (self.wipe)(old);
         }
         self.value = Some(value);
         Ok(())
@@ -257,15 +277,15 @@ impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
     }
 }
 
-impl<T: Zeroize> Drop for Secret<T> {
+impl<T> Drop for Secret<T> {
     fn drop(&mut self) {
         if let Some(v) = &mut self.value {
-            v.zeroize();
+            (self.wipe)(v);
         }
     }
 }
 
-impl<T: Zeroize> fmt::Debug for Secret<T> {
+impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.value, &self.source) {
             (None, Some(source)) => write!(f, "Secret({})", Redacted(&source.raw)),
@@ -305,26 +325,37 @@ macro_rules! cloneable {
     ($($t:ty),*) => { $(impl CloneableSecret for $t {})* };
 }
 cloneable!(
-    String, Vec<u8>, bool, char, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128,
-    isize, f32, f64
+    String,
+    Vec<u8>,
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64
 );
 
 impl<T: CloneableSecret> Clone for Secret<T> {
     fn clone(&self) -> Self {
         Secret {
             value: self.value.clone(),
-            source: self.source.as_ref().map(|s| {
-                let copy = Source::new(s.raw.clone());
-                if let Some(parsed) = s.parsed.get() {
-                    let _ = copy.parsed.set(parsed.clone());
-                }
-                copy
-            }),
+            wipe: self.wipe,
+            source: self.source.clone(),
         }
     }
 }
 
-impl<T: Zeroize> Serialize for Secret<T> {
+impl<T> Serialize for Secret<T> {
     /// Writes the reference back. A literal is an error: writing a password into a file
     /// should be a decision, made per field with [`crate::ser`].
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -371,7 +402,7 @@ pub mod ser {
     /// Writes a literal's value (and a reference as its reference).
     pub fn expose_literal<T, S>(secret: &Secret<T>, serializer: S) -> Result<S::Ok, S::Error>
     where
-        T: Zeroize + Serialize,
+        T: Serialize,
         S: Serializer,
     {
         match (&secret.source, &secret.value) {
@@ -384,7 +415,6 @@ pub mod ser {
     /// Writes `[REDACTED]` for a literal (and a reference as its reference).
     pub fn redact_literal<T, S>(secret: &Secret<T>, serializer: S) -> Result<S::Ok, S::Error>
     where
-        T: Zeroize,
         S: Serializer,
     {
         match &secret.source {
@@ -397,7 +427,7 @@ pub mod ser {
 impl<'de, T: Zeroize + DeserializeOwned> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut secret = deserializer.deserialize_any(SecretVisitor(PhantomData))?;
-        if secret.value.is_none() {
+        if secret.value.is_none() && crate::resolver::in_scope() {
             crate::resolver::resolve_in_scope(&mut secret);
         }
         Ok(secret)

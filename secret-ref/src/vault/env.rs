@@ -9,8 +9,10 @@
 //! like Kong's snapshot at start. Besides matching Kong, this is what makes it fast: reading
 //! a variable with `std::env::var` scans the whole environment each time.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::OnceLock;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use zeroize::Zeroizing;
 
@@ -35,7 +37,7 @@ use crate::error::VaultError;
 /// ```
 pub struct EnvVault {
     source: Source,
-    snapshot: OnceLock<HashMap<String, Value>>,
+    snapshot: OnceLock<Snapshot>,
 }
 
 enum Source {
@@ -43,9 +45,108 @@ enum Source {
     Fixed(Vec<(String, Zeroizing<String>)>),
 }
 
-enum Value {
-    Text(Zeroizing<String>),
-    NotUnicode,
+/// The environment at one moment, indexed. All names and values sit back to back in one
+/// buffer (zeroized on drop), and the table holds their positions, so taking a snapshot of
+/// 10,000 variables costs a few allocations and a hash per variable, not two allocations
+/// per variable as `std::env::vars` would.
+struct Snapshot {
+    buf: Zeroizing<Vec<u8>>,
+    table: HashTable<Entry>,
+    hasher: DefaultHashBuilder,
+}
+
+/// A variable in [`Snapshot::buf`]: its name is `start..value`, its value `value..end`.
+struct Entry {
+    start: u32,
+    value: u32,
+    end: u32,
+}
+
+impl Snapshot {
+    /// `count` and `bytes` size the table and buffer up front, so that neither is copied
+    /// while growing.
+    fn build(count: usize, bytes: usize, each: impl FnOnce(&mut dyn FnMut(&[u8], &[u8]))) -> Self {
+        let mut snapshot = Snapshot {
+            buf: Zeroizing::new(Vec::with_capacity(bytes)),
+            table: HashTable::with_capacity(count),
+            hasher: DefaultHashBuilder::default(),
+        };
+        each(&mut |name, value| snapshot.insert(name, value));
+        snapshot
+    }
+
+    fn insert(&mut self, name: &[u8], value: &[u8]) {
+        if self.buf.len() + name.len() + value.len() > u32::MAX as usize {
+            return;
+        }
+        let hash = self.hasher.hash_one(name);
+        let Snapshot { buf, table, hasher } = self;
+        // As getenv, the first of duplicate names wins.
+        if table.find(hash, |e| name_of(buf, e) == name).is_some() {
+            return;
+        }
+        let start = buf.len() as u32;
+        buf.extend_from_slice(name);
+        let value_start = buf.len() as u32;
+        buf.extend_from_slice(value);
+        table.insert_unique(
+            hash,
+            Entry {
+                start,
+                value: value_start,
+                end: buf.len() as u32,
+            },
+            |e| hasher.hash_one(name_of(buf, e)),
+        );
+    }
+
+    fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        let hash = self.hasher.hash_one(name);
+        self.table
+            .find(hash, |e| name_of(&self.buf, e) == name)
+            .map(|e| &self.buf[e.value as usize..e.end as usize])
+    }
+}
+
+fn name_of<'a>(buf: &'a [u8], e: &Entry) -> &'a [u8] {
+    &buf[e.start as usize..e.value as usize]
+}
+
+/// Calls `f` with each `NAME=value` of the process environment.
+#[cfg(target_os = "linux")]
+fn process_environment(f: &mut dyn FnMut(&[u8], &[u8])) {
+    unsafe extern "C" {
+        static environ: *const *const std::ffi::c_char;
+    }
+    // SAFETY: `environ` is the C library's null-terminated array of NUL-terminated strings,
+    // read here as `getenv` reads it. Changing the environment while another thread reads it
+    // is undefined behaviour in C; Rust's `set_var` is `unsafe` for that reason and its
+    // contract already forbids it in a multi-threaded program, so this read adds no hazard.
+    // Reading in place, rather than through `std::env::vars_os`, spares two allocations per
+    // variable.
+    unsafe {
+        let mut at = environ;
+        if at.is_null() {
+            return;
+        }
+        while !(*at).is_null() {
+            let entry = std::ffi::CStr::from_ptr(*at).to_bytes();
+            // As std does: a name may start with `=`, so look for the separator after it.
+            if let Some(eq) = entry.iter().skip(1).position(|&b| b == b'=') {
+                f(&entry[..eq + 1], &entry[eq + 2..]);
+            }
+            at = at.add(1);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_environment(f: &mut dyn FnMut(&[u8], &[u8])) {
+    for (name, value) in std::env::vars_os() {
+        let mut value = value.into_encoded_bytes();
+        f(name.as_encoded_bytes(), &value);
+        zeroize::Zeroize::zeroize(&mut value);
+    }
 }
 
 impl EnvVault {
@@ -71,27 +172,21 @@ impl EnvVault {
         }
     }
 
-    fn snapshot(&self) -> &HashMap<String, Value> {
+    fn snapshot(&self) -> &Snapshot {
         self.snapshot.get_or_init(|| match &self.source {
-            Source::Process => std::env::vars_os()
-                .filter_map(|(k, v)| {
-                    // A name that is not Unicode cannot be written in a reference.
-                    let k = k.into_string().ok()?;
-                    let v = match v.into_string() {
-                        Ok(s) => Value::Text(Zeroizing::new(s)),
-                        Err(os) => {
-                            let mut bytes = os.into_encoded_bytes();
-                            zeroize::Zeroize::zeroize(&mut bytes);
-                            Value::NotUnicode
-                        }
-                    };
-                    Some((k, v))
-                })
-                .collect(),
-            Source::Fixed(vars) => vars
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::Text(v.clone())))
-                .collect(),
+            Source::Process => {
+                let (mut count, mut bytes) = (0, 0);
+                process_environment(&mut |name, value| {
+                    count += 1;
+                    bytes += name.len() + value.len();
+                });
+                Snapshot::build(count, bytes, |f| process_environment(f))
+            }
+            Source::Fixed(vars) => Snapshot::build(vars.len(), 0, |f| {
+                for (k, v) in vars {
+                    f(k.as_bytes(), v.as_bytes());
+                }
+            }),
         })
     }
 }
@@ -104,19 +199,38 @@ impl Default for EnvVault {
 
 /// The variable a resource names: `prefix + resource`, `-` to `_`, upper-cased, and
 /// `_PREVIOUS` for version 2.
+///
+/// ```
+/// use secret_ref::vault::env::variable_name;
+///
+/// assert_eq!(variable_name("", "my-secret-postgres-password", None), "MY_SECRET_POSTGRES_PASSWORD");
+/// assert_eq!(variable_name("secrets-again-", "test-too", Some(2)), "SECRETS_AGAIN_TEST_TOO_PREVIOUS");
+/// ```
 pub fn variable_name(prefix: &str, resource: &str, version: Option<u32>) -> String {
-    let mut name = String::with_capacity(prefix.len() + resource.len() + 9);
-    for c in prefix.chars().chain(resource.chars()) {
-        name.push(if c == '-' {
-            '_'
+    let mut name = Vec::new();
+    push_variable_name(&mut name, prefix, resource, version);
+    String::from_utf8(name).expect("ASCII changes keep UTF-8 valid")
+}
+
+fn push_variable_name(out: &mut Vec<u8>, prefix: &str, resource: &str, version: Option<u32>) {
+    let kong = |b: &u8| {
+        if *b == b'-' {
+            b'_'
         } else {
-            c.to_ascii_uppercase()
-        });
-    }
+            b.to_ascii_uppercase()
+        }
+    };
+    out.reserve(prefix.len() + resource.len() + 9);
+    out.extend(prefix.as_bytes().iter().map(kong));
+    out.extend(resource.as_bytes().iter().map(kong));
     if version == Some(2) {
-        name.push_str("_PREVIOUS");
+        out.extend_from_slice(b"_PREVIOUS");
     }
-    name
+}
+
+thread_local! {
+    /// Scratch space for variable names, so that a lookup allocates nothing.
+    static NAME: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Kong's pattern for the prefix: `^[%a_-][%a%d_-]*$`.
@@ -154,16 +268,27 @@ impl Vault for EnvVault {
             )));
         }
         let prefix = request.config().get("prefix").unwrap_or("");
-        let name = variable_name(prefix, request.resource(), version);
-        match self.snapshot().get(&name) {
-            Some(Value::Text(v)) => Ok(v.clone()),
-            Some(Value::NotUnicode) => Err(VaultError::bad_response(format!(
-                "environment variable {name} is not valid Unicode"
-            ))),
-            None => Err(VaultError::not_found(format!(
-                "environment variable {name} is not set"
-            ))),
-        }
+        let found = NAME.with(|name| {
+            let mut name = name.borrow_mut();
+            name.clear();
+            push_variable_name(&mut name, prefix, request.resource(), version);
+            match self.snapshot().get(&name) {
+                Some(value) => match std::str::from_utf8(value) {
+                    Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+                    Err(_) => Err(("is not valid Unicode", name.clone())),
+                },
+                None => Err(("is not set", name.clone())),
+            }
+        });
+        found.map_err(|(problem, name)| {
+            let name = String::from_utf8_lossy(&name);
+            let message = format!("environment variable {name} {problem}");
+            if problem == "is not set" {
+                VaultError::not_found(message)
+            } else {
+                VaultError::bad_response(message)
+            }
+        })
     }
 
     fn is_remote(&self) -> bool {
@@ -175,7 +300,12 @@ impl Vault for EnvVault {
 mod tests {
     use super::*;
 
-    fn get(env: &EnvVault, prefix: Option<&str>, resource: &str, version: Option<u32>) -> Result<String, VaultError> {
+    fn get(
+        env: &EnvVault,
+        prefix: Option<&str>,
+        resource: &str,
+        version: Option<u32>,
+    ) -> Result<String, VaultError> {
         let mut config = VaultConfig::new();
         if let Some(p) = prefix {
             config.set("prefix", p);
@@ -200,13 +330,19 @@ mod tests {
         assert_eq!(get(&env, None, "test_env", None).unwrap(), "test");
         assert_eq!(get(&env, Some("test_"), "env", None).unwrap(), "test");
         assert_eq!(get(&env, Some("test-"), "env", None).unwrap(), "test");
-        assert_eq!(get(&env, Some("SECRETS-AGAIN-"), "test-too", None).unwrap(), "again");
+        assert_eq!(
+            get(&env, Some("SECRETS-AGAIN-"), "test-too", None).unwrap(),
+            "again"
+        );
         assert_eq!(get(&env, None, "pg-port", Some(0)).unwrap(), "5000");
         assert_eq!(get(&env, None, "pg-port", Some(1)).unwrap(), "5000");
         assert_eq!(get(&env, None, "pg-port", Some(2)).unwrap(), "4000");
         let missing = get(&env, None, "test_env_na", None).unwrap_err();
         assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
-        assert_eq!(missing.to_string(), "environment variable TEST_ENV_NA is not set");
+        assert_eq!(
+            missing.to_string(),
+            "environment variable TEST_ENV_NA is not set"
+        );
         assert!(get(&env, None, "pg-port", Some(3)).is_err());
     }
 
@@ -214,7 +350,8 @@ mod tests {
     fn prefix_validation() {
         let env = EnvVault::from_vars([("A", "")]);
         for ok in ["", "SECRETS_", "_x", "-x-", "a1"] {
-            assert!(get(&env, Some(ok), "a", None).is_ok() || ok != "", "{ok}");
+            let config: VaultConfig = [("prefix", ok)].into_iter().collect();
+            assert!(env.check_config(&config).is_ok(), "{ok}");
         }
         for bad in ["1A", "A.B", "A B", "$"] {
             assert_eq!(
@@ -227,7 +364,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(variable_name("", "my-secret-postgres-password", None), "MY_SECRET_POSTGRES_PASSWORD");
+        assert_eq!(
+            variable_name("", "my-secret-postgres-password", None),
+            "MY_SECRET_POSTGRES_PASSWORD"
+        );
         assert_eq!(variable_name("ssl_", "cert", Some(2)), "SSL_CERT_PREVIOUS");
         // Lua's `upper` is ASCII-only.
         assert_eq!(variable_name("", "é-x", None), "é_X");
