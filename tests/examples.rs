@@ -1,0 +1,53 @@
+//! Runs the examples as the README does, as separate processes with their own environment.
+
+use std::process::Command;
+
+/// `cargo test` builds the examples next to the test binaries (`target/<profile>/examples`).
+fn example(name: &str) -> Command {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
+        path.display()
+    );
+    let mut command = Command::new(path);
+    command.env_clear();
+    command
+}
+
+#[test]
+fn postgres_example_prints_the_redacted_config() {
+    let out = example("postgres")
+        .env("MY_SECRET_POSTGRES_PASSWORD", "opensesame")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#"pg_password: Secret({vault://env/my-secret-postgres-password})"#));
+    assert!(stdout.contains("pg_password: Secret([REDACTED])"));
+    assert!(stdout.contains("pg_password is resolved: 10 characters"));
+    assert!(!stdout.contains("opensesame"));
+}
+
+#[test]
+fn postgres_example_names_what_is_missing() {
+    let out = example("postgres").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "pg_password: {vault://env/my-secret-postgres-password} (vault `env`): \
+             environment variable MY_SECRET_POSTGRES_PASSWORD is not set"
+        ),
+        "{stderr}"
+    );
+}

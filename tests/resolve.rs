@@ -1,0 +1,583 @@
+//! Resolution: after deserialization and during it, dedup of fetches, named vaults, options,
+//! conversions, and errors that report every failure with its path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use secret_ref::vault::env::EnvVault;
+use secret_ref::vault::{Request, Vault};
+use secret_ref::zeroize::{self, Zeroizing};
+use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret, VaultError};
+use serde::Deserialize;
+
+/// A remote-looking vault that counts its fetches.
+#[derive(Clone, Default)]
+struct Counting {
+    fetches: Arc<AtomicUsize>,
+    secrets: Arc<HashMap<String, String>>,
+}
+
+impl Counting {
+    fn new(secrets: &[(&str, &str)]) -> Self {
+        Counting {
+            fetches: Arc::default(),
+            secrets: Arc::new(
+                secrets
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl Vault for Counting {
+    fn options(&self) -> &'static [&'static str] {
+        &["region"]
+    }
+
+    fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let name = match request.version() {
+            Some(v) => format!("{}#{v}", request.resource()),
+            None => request.resource().to_owned(),
+        };
+        self.secrets
+            .get(&name)
+            .map(|v| Zeroizing::new(v.clone()))
+            .ok_or_else(|| VaultError::not_found(format!("no secret `{name}`")))
+    }
+}
+
+fn env(vars: &[(&str, &str)]) -> EnvVault {
+    EnvVault::from_vars(vars.iter().copied())
+}
+
+#[derive(Debug, Deserialize, ResolveSecrets)]
+struct Pg {
+    user: Secret<String>,
+    password: Secret<String>,
+    port: Secret<u16>,
+}
+
+#[test]
+fn identical_fetches_happen_once() {
+    let vault = Counting::new(&[
+        ("pg", r#"{"user":"app","password":"pw","port":5432}"#),
+        ("pg#2", r#"{"user":"old","password":"old-pw","port":5431}"#),
+    ]);
+    let resolver = Resolver::builder()
+        .vault("remote", vault.clone())
+        .build()
+        .unwrap();
+    let mut pgs: Vec<Pg> = serde_json::from_str(
+        r#"[
+        {"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
+         "port": "{vault://remote/pg/port}"},
+        {"user": "{vault://remote/pg/user#2}", "password": "{vault://remote/pg/password#2}",
+         "port": "{vault://remote/pg/port#2}"}
+    ]"#,
+    )
+    .unwrap();
+    pgs.resolve_secrets(&resolver).unwrap();
+    // Two versions of one secret: two fetches for six references.
+    assert_eq!(vault.count(), 2);
+    assert_eq!(pgs[0].user.expose_secret(), "app");
+    assert_eq!(pgs[0].password.expose_secret(), "pw");
+    assert_eq!(*pgs[0].port.expose_secret(), 5432);
+    assert_eq!(pgs[1].password.expose_secret(), "old-pw");
+    assert_eq!(*pgs[1].port.expose_secret(), 5431);
+
+    // The resolver keeps what it fetched: resolving again costs nothing.
+    let mut again: Pg = serde_json::from_str(
+        r#"{"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
+            "port": "{vault://remote/pg/port}"}"#,
+    )
+    .unwrap();
+    again.resolve_secrets(&resolver).unwrap();
+    resolver.get("{vault://remote/pg/user}").unwrap();
+    assert_eq!(vault.count(), 2);
+
+    // A different configuration is a different fetch.
+    resolver.get("{vault://remote/pg/user?region=eu}").unwrap();
+    assert_eq!(vault.count(), 3);
+}
+
+#[test]
+fn failures_are_fetched_once_too() {
+    let vault = Counting::new(&[]);
+    let resolver = Resolver::builder()
+        .vault("remote", vault.clone())
+        .build()
+        .unwrap();
+    let mut pg: Pg = serde_json::from_str(
+        r#"{"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
+            "port": "{vault://remote/pg/port}"}"#,
+    )
+    .unwrap();
+    let err = pg.resolve_secrets(&resolver).unwrap_err();
+    assert_eq!(err.failures().len(), 3);
+    assert_eq!(vault.count(), 1);
+    for (failure, path) in err.failures().iter().zip(["user", "password", "port"]) {
+        assert_eq!(failure.kind(), ErrorKind::NotFound);
+        assert_eq!(failure.path(), Some(path));
+        assert_eq!(failure.vault(), Some("remote"));
+        assert_eq!(failure.message(), "no secret `pg`");
+    }
+}
+
+#[derive(Debug, Deserialize, ResolveSecrets)]
+struct Service {
+    name: String,
+    pg: Pg,
+    replicas: Vec<Replica>,
+    api_token: Secret<String>,
+}
+
+#[derive(Debug, Deserialize, ResolveSecrets)]
+struct Replica {
+    host: String,
+    password: Secret<String>,
+}
+
+#[test]
+fn every_failure_at_once_with_path_reference_vault_and_cause() {
+    let resolver = Resolver::builder()
+        .vault(
+            "env",
+            env(&[
+                ("PG", r#"{"user":"app","port":"not-a-port"}"#),
+                ("NOT_JSON", "plain"),
+            ]),
+        )
+        .build()
+        .unwrap();
+    let mut service: Service = serde_json::from_str(
+        r#"{
+        "name": "api",
+        "pg": {"user": "{vault://env/pg/user}", "password": "{vault://env/pg/password}",
+               "port": "{vault://env/pg/port}"},
+        "replicas": [
+            {"host": "a", "password": "{vault://env/not-json/password}"},
+            {"host": "b", "password": "{vault://env/replica-b?prefx=X}"},
+            {"host": "c", "password": "{vault://env/x#latest}"}
+        ],
+        "api_token": "{vault://hcv/api?token=s.root}"
+    }"#,
+    )
+    .unwrap();
+    let err = service.resolve_secrets(&resolver).unwrap_err();
+    let got: Vec<_> = err
+        .failures()
+        .iter()
+        .map(|f| {
+            (
+                f.path().unwrap(),
+                f.kind(),
+                f.reference().unwrap(),
+                f.vault(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "pg.password",
+                ErrorKind::KeyNotFound,
+                "{vault://env/pg/password}",
+                Some("env")
+            ),
+            (
+                "pg.port",
+                ErrorKind::Conversion,
+                "{vault://env/pg/port}",
+                Some("env")
+            ),
+            (
+                "replicas[0].password",
+                ErrorKind::InvalidJson,
+                "{vault://env/not-json/password}",
+                Some("env")
+            ),
+            (
+                "replicas[1].password",
+                ErrorKind::InvalidConfig,
+                "{vault://env/replica-b?prefx=X}",
+                Some("env")
+            ),
+            (
+                "replicas[2].password",
+                ErrorKind::InvalidReference,
+                "{vault://env/x#latest}",
+                None
+            ),
+            (
+                "api_token",
+                ErrorKind::UnknownVault,
+                "{vault://hcv/api?token=***}",
+                Some("hcv")
+            ),
+        ]
+    );
+    let text = err.to_string();
+    assert!(text.starts_with("6 secrets could not be resolved:\n  pg.password: "));
+    assert!(text.contains(
+        "unknown option `prefx` for vault `env` (it takes: prefix, ttl, neg_ttl, resurrect_ttl)"
+    ));
+    assert!(text.contains("the secret does not fit `u16`"));
+    assert!(!text.contains("s.root"));
+    // What could be resolved, was.
+    assert_eq!(service.pg.user.expose_secret(), "app");
+    assert!(!service.pg.password.is_resolved());
+}
+
+#[test]
+fn scope_resolves_during_deserialization_with_any_format() {
+    #[derive(Debug, Deserialize, ResolveSecrets)]
+    struct Config {
+        pg: Pg,
+        replicas: Vec<Replica>,
+    }
+    let vault = Counting::new(&[("pg", r#"{"user":"app","password":"pw","port":5432}"#)]);
+    let resolver = Resolver::builder()
+        .vault("remote", vault.clone())
+        .vault("env", env(&[("REPLICA_A", "ra")]))
+        .build()
+        .unwrap();
+
+    let config: Config = resolver
+        .scope(|| {
+            serde_json::from_str(
+                r#"{
+            "pg": {"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
+                   "port": 5432},
+            "replicas": [{"host": "a", "password": "{vault://env/replica-a}"}]
+        }"#,
+            )
+        })
+        .unwrap();
+    assert_eq!(config.pg.user.expose_secret(), "app");
+    assert_eq!(config.pg.password.expose_secret(), "pw");
+    assert!(config.pg.port.is_literal());
+    assert_eq!(config.replicas[0].password.expose_secret(), "ra");
+    assert_eq!(vault.count(), 1);
+
+    // Outside the scope, nothing resolves during deserialization.
+    let later: Replica =
+        serde_json::from_str(r#"{"host": "a", "password": "{vault://env/replica-a}"}"#).unwrap();
+    assert!(!later.password.is_resolved());
+
+    // Another format: serde's own value deserializers (the same path as TOML or YAML take).
+    use serde::de::IntoDeserializer;
+    let map: HashMap<String, String> = [
+        ("host".to_string(), "a".to_string()),
+        (
+            "password".to_string(),
+            "{vault://env/replica-a}".to_string(),
+        ),
+    ]
+    .into();
+    let replica: Replica = resolver
+        .scope(|| {
+            Replica::deserialize(
+                IntoDeserializer::<serde::de::value::Error>::into_deserializer(map),
+            )
+        })
+        .unwrap();
+    assert_eq!(replica.password.expose_secret(), "ra");
+}
+
+#[test]
+fn scope_reports_failures_with_paths_and_format_errors() {
+    #[derive(Debug, Deserialize, ResolveSecrets)]
+    struct Config {
+        replicas: Vec<Replica>,
+    }
+    let resolver = Resolver::builder()
+        .vault("env", env(&[("A", "a")]))
+        .build()
+        .unwrap();
+    let err = resolver
+        .scope(|| {
+            serde_json::from_str::<Config>(
+                r#"{"replicas": [{"host": "a", "password": "{vault://env/a}"},
+                                 {"host": "b", "password": "{vault://env/b}"}]}"#,
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.failures().len(), 1);
+    assert_eq!(err.failures()[0].path(), Some("replicas[1].password"));
+    assert_eq!(err.failures()[0].kind(), ErrorKind::NotFound);
+
+    // A syntax error from the format comes first, then the secrets that failed before it.
+    let err = resolver
+        .scope(|| {
+            serde_json::from_str::<Config>(
+                r#"{"replicas": [{"host": "b", "password": "{vault://env/b}"}, oops]}"#,
+            )
+        })
+        .unwrap_err();
+    let kinds: Vec<_> = err.failures().iter().map(|f| f.kind()).collect();
+    assert_eq!(kinds, [ErrorKind::Deserialize, ErrorKind::NotFound]);
+    assert!(err.failures()[0].message().contains("line 1"));
+}
+
+#[test]
+fn named_vaults_and_settings() {
+    let resolver = Resolver::builder()
+        .vault(
+            "env",
+            env(&[
+                ("SECRETS_TEST", "with-config"),
+                ("SECRETS_AGAIN_TEST_TOO", "again"),
+                ("TEST", "plain"),
+            ]),
+        )
+        .configure("env", "prefix", "SECRETS_")
+        .named_vault("test-env", "env", [("prefix", "SECRETS-AGAIN-")])
+        .named_vault("raw-env", "env", Vec::<(String, String)>::new())
+        .build()
+        .unwrap();
+    // Kong's CLI vectors: KONG_VAULT_ENV_PREFIX=SECRETS_ and an entity with its own prefix.
+    assert_eq!(
+        resolver.get("{vault://env/test}").unwrap().expose_secret(),
+        "with-config"
+    );
+    assert_eq!(
+        resolver
+            .get("{vault://test-env/test-too}")
+            .unwrap()
+            .expose_secret(),
+        "again"
+    );
+    // A named vault does not inherit the backend's settings.
+    assert_eq!(
+        resolver
+            .get("{vault://raw-env/test}")
+            .unwrap()
+            .expose_secret(),
+        "plain"
+    );
+    // Query options override settings, as in Kong.
+    assert_eq!(
+        resolver
+            .get("{vault://env/test?prefix=}")
+            .unwrap()
+            .expose_secret(),
+        "plain"
+    );
+    let err = resolver.get("{vault://nonexist/nonexist}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownVault);
+    assert_eq!(
+        err.to_string(),
+        "{vault://nonexist/nonexist} (vault `nonexist`): could not find vault `nonexist` \
+         (known vaults: env, raw-env, test-env)"
+    );
+    let err = resolver.get("{vault://test-env/nonexist}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = resolver.get("{vault://env/test?prefix=1bad}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+}
+
+#[test]
+fn builder_reports_every_problem() {
+    let err = Resolver::builder()
+        .configure("env", "prefx", "X")
+        .configure("aws-typo", "region", "x")
+        .configure("env", "prefix", "1bad")
+        .named_vault("Bad_Prefix", "env", [("prefix", "A")])
+        .named_vault("env", "env", [("prefix", "A")])
+        .named_vault("ok-name", "nope", [("prefix", "A")])
+        .named_vault("ok-two", "env", [("token", "s.secret")])
+        .build()
+        .unwrap_err();
+    let kinds: Vec<_> = err.failures().iter().map(|f| f.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            ErrorKind::InvalidConfig,
+            ErrorKind::UnknownVault,
+            ErrorKind::InvalidConfig,
+            ErrorKind::InvalidConfig,
+            ErrorKind::InvalidConfig,
+            ErrorKind::UnknownVault,
+            ErrorKind::InvalidConfig,
+        ],
+        "{err}"
+    );
+    assert!(!err.to_string().contains("s.secret"));
+}
+
+#[test]
+fn conversions() {
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Creds {
+        user: String,
+        password: String,
+    }
+
+    impl zeroize::Zeroize for Creds {
+        fn zeroize(&mut self) {
+            self.user.zeroize();
+            self.password.zeroize();
+        }
+    }
+
+    #[derive(Debug, Deserialize, ResolveSecrets)]
+    struct Config {
+        port: Secret<u16>,
+        ratio: Secret<f64>,
+        enabled: Secret<bool>,
+        creds: Secret<Creds>,
+        hosts: Secret<Vec<String>>,
+        maybe: Secret<Option<u32>>,
+    }
+    let resolver = Resolver::builder()
+        .vault(
+            "env",
+            env(&[
+                ("PORT", "5432"),
+                ("RATIO", "0.5"),
+                ("ENABLED", "off"),
+                ("CREDS", r#"{"user":"u","password":"p"}"#),
+                ("HOSTS", "a, b,,c"),
+                ("EMPTY", ""),
+            ]),
+        )
+        .build()
+        .unwrap();
+    let mut config: Config = serde_json::from_str(
+        r#"{"port": "{vault://env/port}", "ratio": "{vault://env/ratio}",
+            "enabled": "{vault://env/enabled}", "creds": "{vault://env/creds}",
+            "hosts": "{vault://env/hosts}", "maybe": "{vault://env/empty}"}"#,
+    )
+    .unwrap();
+    config.resolve_secrets(&resolver).unwrap();
+    assert_eq!(*config.port.expose_secret(), 5432);
+    assert_eq!(*config.ratio.expose_secret(), 0.5);
+    assert!(!*config.enabled.expose_secret());
+    assert_eq!(
+        *config.creds.expose_secret(),
+        Creds {
+            user: "u".into(),
+            password: "p".into()
+        }
+    );
+    assert_eq!(*config.hosts.expose_secret(), ["a", "b", "c"]);
+    assert_eq!(*config.maybe.expose_secret(), None);
+
+    // Literals of any shape, too.
+    let config: Config = serde_json::from_str(
+        r#"{"port": 1, "ratio": 2, "enabled": true, "creds": {"user": "x", "password": "y"},
+            "hosts": ["h"], "maybe": null}"#,
+    )
+    .unwrap();
+    assert_eq!(*config.port.expose_secret(), 1);
+    assert_eq!(*config.ratio.expose_secret(), 2.0);
+    assert_eq!(config.creds.expose_secret().user, "x");
+    assert_eq!(*config.maybe.expose_secret(), None);
+}
+
+#[test]
+fn resolving_twice_only_touches_what_is_unresolved() {
+    let vault = Counting::new(&[("a", "1")]);
+    let resolver = Resolver::builder()
+        .vault("remote", vault.clone())
+        .build()
+        .unwrap();
+    let mut s: Secret<String> = serde_json::from_str(r#""{vault://remote/a}""#).unwrap();
+    s.resolve(&resolver).unwrap();
+    s.resolve(&resolver).unwrap();
+    assert_eq!(s.expose_secret(), "1");
+    assert_eq!(vault.count(), 1);
+}
+
+#[test]
+fn reading_an_unresolved_secret_is_an_error_not_a_wrong_value() {
+    let s: Secret<String> = serde_json::from_str(r#""{vault://env/a?token=s.1}""#).unwrap();
+    let err = s.try_expose_secret().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unresolved);
+    assert_eq!(
+        err.failures()[0].reference(),
+        Some("{vault://env/a?token=***}")
+    );
+    let panic = std::panic::catch_unwind(|| s.expose_secret().len()).unwrap_err();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert!(message.contains("read before it was resolved"), "{message}");
+    assert!(!message.contains("s.1"));
+}
+
+#[test]
+fn secrets_round_trip_through_serialize_as_references() {
+    #[derive(serde::Serialize, Deserialize, ResolveSecrets)]
+    struct Config {
+        password: Secret<String>,
+        port: Secret<u16>,
+    }
+    let text = r#"{"password":"{vault://env/pw}","port":"{vault://env/port#2}"}"#;
+    let mut config: Config = serde_json::from_str(text).unwrap();
+    let resolver = Resolver::builder()
+        .vault("env", env(&[("PW", "opensesame"), ("PORT_PREVIOUS", "1")]))
+        .build()
+        .unwrap();
+    config.resolve_secrets(&resolver).unwrap();
+    // Resolved values are never written back.
+    assert_eq!(serde_json::to_string(&config).unwrap(), text);
+    // A literal refuses, unless the field opts in.
+    let literal = Config {
+        password: Secret::new("opensesame".into()),
+        port: Secret::new(1),
+    };
+    let err = serde_json::to_string(&literal).unwrap_err().to_string();
+    assert!(
+        err.contains("refusing to serialize a literal secret"),
+        "{err}"
+    );
+    assert!(!err.contains("opensesame"));
+}
+
+#[test]
+fn get_applies_keys_and_versions() {
+    let resolver = Resolver::builder()
+        .vault(
+            "env",
+            env(&[
+                ("CREDENTIALS", r#"{"username":"jane","password":"qwerty"}"#),
+                (
+                    "CREDENTIALS_PREVIOUS",
+                    r#"{"username":"john","password":"secret"}"#,
+                ),
+            ]),
+        )
+        .build()
+        .unwrap();
+    let get = |r: &str| resolver.get(r).map(|s| s.expose_secret().clone());
+    assert_eq!(get("{vault://env/credentials/username}").unwrap(), "jane");
+    assert_eq!(
+        get("{vault://env/credentials/password#2}").unwrap(),
+        "secret"
+    );
+    let whole = get("{vault://env/credentials}").unwrap();
+    assert!(whole.contains("qwerty"));
+    assert_eq!(
+        get("{vault://env/credentials/not-found}")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::KeyNotFound
+    );
+    assert_eq!(
+        get("{vault://env/not-found}").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    let secret = resolver.get("{vault://env/credentials/username}").unwrap();
+    assert_eq!(
+        secret.reference().unwrap().as_str(),
+        "{vault://env/credentials/username}"
+    );
+}
