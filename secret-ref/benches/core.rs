@@ -1,0 +1,156 @@
+//! The core's costs, each beside its baseline in the same run:
+//!
+//! - deserializing 8 fields, 4 of them references, into `Secret<String>` against plain
+//!   `String` fields and against secrecy's `SecretString`;
+//! - reading an environment of 10,000 variables with `std::env::var` against the `env` vault;
+//! - resolving 10,000 distinct env references, resolver creation included.
+//!
+//! Run with `cargo bench -p secret-ref --bench core`.
+
+use divan::{Bencher, black_box, counter::ItemsCount};
+use secret_ref::{Resolver, Secret};
+use serde::Deserialize;
+
+const VARS: usize = 10_000;
+
+fn main() {
+    // Before divan starts any thread: the whole process shares one environment.
+    for i in 0..VARS {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var(format!("BENCH_SECRET_{i}"), format!("value-{i}")) };
+    }
+    divan::main();
+}
+
+const DOC: &str = r#"{
+    "pg_host": "db.internal.example.com",
+    "pg_user": "kong",
+    "pg_database": "kong",
+    "pg_schema": "public",
+    "pg_password": "{vault://env/pg-password}",
+    "pg_ro_password": "{vault://env/pg-ro-password}",
+    "admin_token": "{vault://env/admin-token}",
+    "session_secret": "{vault://env/session-secret}"
+}"#;
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Plain {
+    pg_host: String,
+    pg_user: String,
+    pg_database: String,
+    pg_schema: String,
+    pg_password: String,
+    pg_ro_password: String,
+    admin_token: String,
+    session_secret: String,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Ours {
+    pg_host: String,
+    pg_user: String,
+    pg_database: String,
+    pg_schema: String,
+    pg_password: Secret<String>,
+    pg_ro_password: Secret<String>,
+    admin_token: Secret<String>,
+    session_secret: Secret<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Secrecy {
+    pg_host: String,
+    pg_user: String,
+    pg_database: String,
+    pg_schema: String,
+    pg_password: secrecy::SecretString,
+    pg_ro_password: secrecy::SecretString,
+    admin_token: secrecy::SecretString,
+    session_secret: secrecy::SecretString,
+}
+
+mod deserialize_8_fields_4_references {
+    use super::*;
+
+    #[divan::bench(sample_count = 1000, sample_size = 50)]
+    fn baseline_plain_strings() -> Plain {
+        serde_json::from_str(black_box(DOC)).unwrap()
+    }
+
+    #[divan::bench(sample_count = 1000, sample_size = 50)]
+    fn secrecy_secret_string() -> Secrecy {
+        serde_json::from_str(black_box(DOC)).unwrap()
+    }
+
+    #[divan::bench(sample_count = 1000, sample_size = 50)]
+    fn secret_ref_secret_string() -> Ours {
+        serde_json::from_str(black_box(DOC)).unwrap()
+    }
+}
+
+mod read_one_variable_of_10k {
+    use super::*;
+
+    #[divan::bench]
+    fn baseline_std_env_var(bencher: Bencher) {
+        let mut i = 0;
+        bencher.bench_local(|| {
+            i = (i + 7919) % VARS;
+            std::env::var(format!("BENCH_SECRET_{i}")).unwrap()
+        });
+    }
+
+    #[divan::bench]
+    fn env_vault_get(bencher: Bencher) {
+        let resolver = Resolver::new();
+        let refs: Vec<String> = (0..VARS)
+            .map(|i| format!("{{vault://env/bench-secret-{i}}}"))
+            .collect();
+        resolver.get(&refs[0]).unwrap();
+        let mut i = 0;
+        bencher.bench_local(|| {
+            i = (i + 7919) % VARS;
+            resolver.get(&refs[i]).unwrap()
+        });
+    }
+}
+
+mod resolve_10k_distinct_env_references {
+    use super::*;
+
+    fn references() -> Vec<Secret<String>> {
+        let json: Vec<String> = (0..VARS)
+            .map(|i| format!("{{vault://env/bench-secret-{i}}}"))
+            .collect();
+        serde_json::from_value(serde_json::to_value(json).unwrap()).unwrap()
+    }
+
+    /// A new resolver each time, so the environment snapshot is part of the cost.
+    #[divan::bench(sample_count = 30)]
+    fn resolver_new_and_resolve(bencher: Bencher) {
+        let refs = references();
+        bencher
+            .counter(ItemsCount::new(VARS))
+            .with_inputs(|| refs.clone())
+            .bench_local_values(|mut secrets| {
+                Resolver::new().resolve(&mut secrets).unwrap();
+                secrets
+            });
+    }
+
+    /// The baseline: the same 10,000 reads with `std::env::var`, which scans the whole
+    /// environment each time.
+    #[divan::bench(sample_count = 3)]
+    fn baseline_std_env_var(bencher: Bencher) {
+        let names: Vec<String> = (0..VARS).map(|i| format!("BENCH_SECRET_{i}")).collect();
+        bencher.counter(ItemsCount::new(VARS)).bench_local(|| {
+            names
+                .iter()
+                .map(|n| std::env::var(n).unwrap())
+                .collect::<Vec<_>>()
+        });
+    }
+}
