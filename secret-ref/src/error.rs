@@ -36,6 +36,8 @@ pub enum ErrorKind {
     Conversion,
     /// A field marked `#[secret(reference_only)]` holds a literal.
     LiteralNotAllowed,
+    /// A configuration file has a line that is not `key = value`, a comment or blank.
+    Syntax,
     /// A plain (non-`Secret`) field holds a reference, which would otherwise be used as a
     /// literal password.
     ReferenceInPlainField,
@@ -63,6 +65,7 @@ impl ErrorKind {
             ErrorKind::LiteralNotAllowed => "literal not allowed",
             ErrorKind::ReferenceInPlainField => "reference in a plain field",
             ErrorKind::Unresolved => "unresolved secret",
+            ErrorKind::Syntax => "syntax error",
             ErrorKind::Deserialize => "deserialization failed",
             ErrorKind::Other => "error",
         }
@@ -176,6 +179,7 @@ impl std::error::Error for VaultError {
 pub struct Failure {
     kind: ErrorKind,
     path: Option<String>,
+    origin: Option<String>,
     reference: Option<String>,
     vault: Option<String>,
     message: String,
@@ -187,6 +191,7 @@ impl Failure {
         Failure {
             kind,
             path: None,
+            origin: None,
             reference: None,
             vault: None,
             message: message.into(),
@@ -198,6 +203,7 @@ impl Failure {
         Failure {
             kind: err.kind,
             path: None,
+            origin: None,
             reference: None,
             vault: None,
             message: err.message,
@@ -209,6 +215,7 @@ impl Failure {
         Failure {
             kind: ErrorKind::InvalidReference,
             path: None,
+            origin: None,
             reference: err.reference().map(str::to_owned),
             vault: None,
             message: err.problem().to_string(),
@@ -233,6 +240,11 @@ impl Failure {
         self
     }
 
+    pub(crate) fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
     pub(crate) fn with_source(mut self, source: Source) -> Self {
         self.source = Some(source);
         self
@@ -246,6 +258,11 @@ impl Failure {
     /// The field path, such as `replicas[1].password`, when the failure belongs to a field.
     pub fn path(&self) -> Option<&str> {
         self.path.as_deref()
+    }
+
+    /// Where the value came from, when known: `kong.conf line 12`, `env KONG_PG_PASSWORD`.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     /// The reference, with credential-like options scrubbed.
@@ -266,8 +283,11 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(path) = &self.path {
-            write!(f, "{path}: ")?;
+        match (&self.path, &self.origin) {
+            (Some(path), Some(origin)) => write!(f, "{path} ({origin}): ")?,
+            (Some(path), None) => write!(f, "{path}: ")?,
+            (None, Some(origin)) => write!(f, "{origin}: ")?,
+            (None, None) => {}
         }
         match (&self.reference, &self.vault, self.kind) {
             (Some(r), _, ErrorKind::InvalidReference) => write!(f, "invalid reference {r}: ")?,
@@ -284,6 +304,7 @@ impl fmt::Debug for Failure {
         f.debug_struct("Failure")
             .field("kind", &self.kind)
             .field("path", &self.path)
+            .field("origin", &self.origin)
             .field("reference", &self.reference)
             .field("vault", &self.vault)
             .field("message", &self.message)

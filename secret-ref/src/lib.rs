@@ -109,6 +109,7 @@
 mod convert;
 mod error;
 mod json_key;
+pub mod kong_conf;
 mod reference;
 mod resolve;
 mod resolver;

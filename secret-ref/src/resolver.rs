@@ -379,11 +379,11 @@ impl Resolver {
     }
 }
 
-fn accepts(vault: &dyn Vault, option: &str) -> bool {
+pub(crate) fn accepts(vault: &dyn Vault, option: &str) -> bool {
     vault.options().contains(&option) || COMMON_OPTIONS.contains(&option)
 }
 
-fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> VaultError {
+pub(crate) fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> VaultError {
     let mut known: Vec<&str> = vault.options().to_vec();
     known.extend(COMMON_OPTIONS);
     VaultError::invalid_config(format!(
@@ -466,6 +466,11 @@ impl ResolverBuilder {
         self.backends.retain(|(n, _)| *n != name);
         self.backends.push((name, Arc::new(vault)));
         self
+    }
+
+    /// The registered backends, by name.
+    pub(crate) fn backends(&self) -> impl Iterator<Item = (&str, &Arc<dyn Vault>)> {
+        self.backends.iter().map(|(n, v)| (n.as_str(), v))
     }
 
     /// Removes a backend, as leaving it out of Kong's `vaults` setting does.

@@ -1,0 +1,183 @@
+//! Vault settings carried by a configuration: `vaults`, `vault_<vault>_<option>` and
+//! `vault_prefixes`.
+
+use super::{Entry, KongConf};
+use crate::ResolverBuilder;
+use crate::error::{Error, ErrorKind, Failure};
+use crate::resolver::{accepts, unknown_option};
+use crate::vault::VaultConfig;
+use crate::vault::env::EnvVault;
+
+/// The key that declares named vaults: `vault_prefixes = ssl:env, aws-prod:aws`.
+const PREFIXES: &str = "vault_prefixes";
+
+/// Keys in Kong's `vault_` namespace that are not a vault's option.
+const GLOBAL: &[&str] = &[PREFIXES, "vault_rotation_interval"];
+
+/// Whether a key configures vaults rather than the application.
+pub(crate) fn is_vault_setting(key: &str) -> bool {
+    key == "vaults" || key.starts_with("vault_")
+}
+
+/// A key's form of a vault name: Kong writes `-` as `_`.
+fn key_form(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+fn failure(entry: &Entry, message: String) -> Failure {
+    Failure::new(ErrorKind::InvalidConfig, message)
+        .with_path(entry.key())
+        .with_origin(entry.origin().to_string())
+}
+
+fn unset(value: &str) -> bool {
+    matches!(value.trim(), "" | "NONE")
+}
+
+pub(super) fn configure(
+    conf: &KongConf,
+    mut builder: ResolverBuilder,
+) -> Result<ResolverBuilder, Error> {
+    let mut failures = Vec::new();
+
+    // A fixed environment given to the loader is also what the `env` vault reads.
+    if let Some(vars) = conf.vault_env() {
+        builder = builder.vault(
+            "env",
+            EnvVault::from_vars(vars.iter().map(|(k, v)| (k.clone(), v.to_string()))),
+        );
+    }
+
+    // `vaults = bundled | off | a, b`
+    if let Some(entry) = conf.entry("vaults").filter(|e| !unset(e.value())) {
+        let wanted: Vec<&str> = entry
+            .value()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if wanted == ["off"] {
+            let all: Vec<String> = builder.backends().map(|(n, _)| n.to_owned()).collect();
+            for name in all {
+                builder = builder.without_vault(&name);
+            }
+        } else if wanted != ["bundled"] {
+            let known: Vec<String> = builder.backends().map(|(n, _)| n.to_owned()).collect();
+            for name in &wanted {
+                if *name != "bundled" && !known.iter().any(|k| k == name) {
+                    failures.push(failure(
+                        entry,
+                        format!(
+                            "vault `{name}` is not available in this build (available: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if !wanted.contains(&"bundled") {
+                for name in known.iter().filter(|k| !wanted.contains(&k.as_str())) {
+                    builder = builder.without_vault(name);
+                }
+            }
+        }
+    }
+
+    // `vault_prefixes = ssl:env, aws-prod:aws`
+    let mut named: Vec<(String, String, VaultConfig)> = Vec::new();
+    if let Some(entry) = conf.entry(PREFIXES).filter(|e| !unset(e.value())) {
+        for item in entry
+            .value()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match item.split_once(':') {
+                Some((prefix, backend))
+                    if !prefix.trim().is_empty() && !backend.trim().is_empty() =>
+                {
+                    named.push((
+                        prefix.trim().to_owned(),
+                        backend.trim().to_owned(),
+                        VaultConfig::new(),
+                    ));
+                }
+                _ => failures.push(failure(
+                    entry,
+                    format!("`{item}` should be `<prefix>:<vault>`, such as `ssl:env`"),
+                )),
+            }
+        }
+    }
+
+    // `vault_<vault>_<option>`: the vault is the longest known name that fits, so that a
+    // named vault `aws-prod` wins over the backend `aws` for `vault_aws_prod_region`.
+    let backends: Vec<(String, String)> = builder
+        .backends()
+        .map(|(n, _)| (key_form(n), n.to_owned()))
+        .collect();
+    for entry in conf.entries() {
+        let Some(rest) = entry.key().strip_prefix("vault_") else {
+            continue;
+        };
+        if GLOBAL.contains(&entry.key()) || unset(entry.value()) {
+            continue;
+        }
+        let named_match = named
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _, _))| (key_form(p), i))
+            .filter(|(k, _)| fits(rest, k))
+            .max_by_key(|(k, _)| k.len());
+        let backend_match = backends
+            .iter()
+            .filter(|(k, _)| fits(rest, k))
+            .max_by_key(|(k, _)| k.len());
+        match (named_match, backend_match) {
+            (Some((k, i)), b) if b.is_none_or(|(bk, _)| k.len() > bk.len()) => {
+                let option = &rest[k.len() + 1..];
+                named[i].2.set(option, entry.value());
+            }
+            (_, Some((k, name))) => {
+                let option = &rest[k.len() + 1..];
+                let vault = builder
+                    .backends()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .expect("listed above");
+                if accepts(vault.as_ref(), option) {
+                    builder = builder.configure(name, option, entry.value());
+                } else {
+                    failures.push(failure(
+                        entry,
+                        unknown_option(name, vault.as_ref(), option).to_string(),
+                    ));
+                }
+            }
+            _ => failures.push(failure(
+                entry,
+                format!(
+                    "no vault matches this setting (vaults: {}; named vaults are declared \
+                     with `{PREFIXES}`)",
+                    backends
+                        .iter()
+                        .map(|(_, n)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    for (prefix, backend, config) in named {
+        builder = builder.named_vault(prefix, backend, config.iter());
+    }
+    if failures.is_empty() {
+        Ok(builder)
+    } else {
+        Err(Error::from_failures(failures))
+    }
+}
+
+fn fits(rest: &str, vault: &str) -> bool {
+    rest.len() > vault.len() + 1 && rest.starts_with(vault) && rest.as_bytes()[vault.len()] == b'_'
+}
