@@ -176,7 +176,11 @@ impl std::error::Error for VaultError {
 
 /// One failure: its kind, where it happened and why.
 #[derive(Clone)]
-pub struct Failure {
+pub struct Failure(Box<FailureInner>);
+
+/// Boxed so that `Result<_, Failure>` stays small on the success path.
+#[derive(Clone)]
+struct FailureInner {
     kind: ErrorKind,
     path: Option<String>,
     origin: Option<String>,
@@ -188,7 +192,7 @@ pub struct Failure {
 
 impl Failure {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Failure {
+        Failure(Box::new(FailureInner {
             kind,
             path: None,
             origin: None,
@@ -196,11 +200,11 @@ impl Failure {
             vault: None,
             message: message.into(),
             source: None,
-        }
+        }))
     }
 
     pub(crate) fn from_vault(err: VaultError) -> Self {
-        Failure {
+        Failure(Box::new(FailureInner {
             kind: err.kind,
             path: None,
             origin: None,
@@ -208,11 +212,11 @@ impl Failure {
             vault: None,
             message: err.message,
             source: err.source,
-        }
+        }))
     }
 
     pub(crate) fn from_reference(err: ReferenceError) -> Self {
-        Failure {
+        Failure(Box::new(FailureInner {
             kind: ErrorKind::InvalidReference,
             path: None,
             origin: None,
@@ -220,101 +224,102 @@ impl Failure {
             vault: None,
             message: err.problem().to_string(),
             source: Some(Arc::new(err)),
-        }
+        }))
     }
 
     /// Sets the reference; the text is scrubbed of credential-like options here, once, so
     /// no caller can forget.
     pub(crate) fn with_reference(mut self, raw: &str) -> Self {
-        self.reference = Some(scrub(raw).into_owned());
+        self.0.reference = Some(scrub(raw).into_owned());
         self
     }
 
     pub(crate) fn with_vault(mut self, vault: &str) -> Self {
-        self.vault = Some(vault.to_owned());
+        self.0.vault = Some(vault.to_owned());
         self
     }
 
     pub(crate) fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = Some(path.into());
+        self.0.path = Some(path.into());
         self
     }
 
     pub(crate) fn with_origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
+        self.0.origin = Some(origin.into());
         self
     }
 
     pub(crate) fn with_source(mut self, source: Source) -> Self {
-        self.source = Some(source);
+        self.0.source = Some(source);
         self
     }
 
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The field path, such as `replicas[1].password`, when the failure belongs to a field.
     pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
+        self.0.path.as_deref()
     }
 
     /// Where the value came from, when known: `kong.conf line 12`, `env KONG_PG_PASSWORD`.
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.0.origin.as_deref()
     }
 
     /// The reference, with credential-like options scrubbed.
     pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
+        self.0.reference.as_deref()
     }
 
     /// The vault name the reference used.
     pub fn vault(&self) -> Option<&str> {
-        self.vault.as_deref()
+        self.0.vault.as_deref()
     }
 
     /// The cause, in words; never a secret value.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.path, &self.origin) {
+        match (&self.0.path, &self.0.origin) {
             (Some(path), Some(origin)) => write!(f, "{path} ({origin}): ")?,
             (Some(path), None) => write!(f, "{path}: ")?,
             (None, Some(origin)) => write!(f, "{origin}: ")?,
             (None, None) => {}
         }
-        match (&self.reference, &self.vault, self.kind) {
+        match (&self.0.reference, &self.0.vault, self.0.kind) {
             (Some(r), _, ErrorKind::InvalidReference) => write!(f, "invalid reference {r}: ")?,
             (Some(r), Some(v), _) => write!(f, "{r} (vault `{v}`): ")?,
             (Some(r), None, _) => write!(f, "{r}: ")?,
             (None, _, _) => {}
         }
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Failure")
-            .field("kind", &self.kind)
-            .field("path", &self.path)
-            .field("origin", &self.origin)
-            .field("reference", &self.reference)
-            .field("vault", &self.vault)
-            .field("message", &self.message)
+            .field("kind", &self.0.kind)
+            .field("path", &self.0.path)
+            .field("origin", &self.0.origin)
+            .field("reference", &self.0.reference)
+            .field("vault", &self.0.vault)
+            .field("message", &self.0.message)
             .finish()
     }
 }
 
 impl std::error::Error for Failure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
@@ -361,7 +366,7 @@ impl Error {
 
     /// The kind of the first failure.
     pub fn kind(&self) -> ErrorKind {
-        self.failures[0].kind
+        self.failures[0].kind()
     }
 
     /// Consumes the error into its failures.

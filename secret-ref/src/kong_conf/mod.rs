@@ -212,8 +212,11 @@ pub struct KongConf {
     env: Vec<Entry>,
     env_index: HashMap<String, usize>,
     /// The variables vaults read, when the loader was given a fixed environment.
-    vault_env: Option<Arc<Vec<(String, Zeroizing<String>)>>>,
+    vault_env: Option<Arc<Vars>>,
 }
+
+/// Environment variables given to a [`Loader`] instead of the process's.
+type Vars = Vec<(String, Zeroizing<String>)>;
 
 impl fmt::Debug for KongConf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -382,7 +385,7 @@ impl KongConf {
 pub struct Loader {
     layers: Vec<Layer>,
     env_prefix: Option<String>,
-    env: Option<Vec<(String, Zeroizing<String>)>>,
+    env: Option<Vars>,
 }
 
 enum Layer {
