@@ -51,3 +51,37 @@ fn postgres_example_names_what_is_missing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn kong_conf_example_reads_the_file_then_kong_pg_password() {
+    let out = example("kong_conf")
+        .env("MY_SECRET_POSTGRES_PASSWORD", "opensesame")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("from kong.conf:\nPgConfig {"));
+    assert!(stdout.contains("pg_password from env KONG_PG_PASSWORD:"));
+    assert_eq!(stdout.matches("pg_password: Secret([REDACTED])").count(), 2);
+    assert!(!stdout.contains("opensesame"));
+
+    // With the variable set by the caller, to another reference.
+    let out = example("kong_conf")
+        .env("MY_SECRET_POSTGRES_PASSWORD", "opensesame")
+        .env("KONG_PG_PASSWORD", "{vault://env/other}")
+        .env("OTHER", "twelve-chars")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("is not set: using"));
+    assert!(stdout.contains("resolved (12 characters)"));
+}

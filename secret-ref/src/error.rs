@@ -391,6 +391,36 @@ impl Error {
     pub(crate) fn push(&mut self, failure: Failure) {
         self.failures.push(failure);
     }
+
+    /// Adds another error's failures to this one, to report several operations together.
+    ///
+    /// ```
+    /// use secret_ref::Resolver;
+    ///
+    /// let resolver = Resolver::new();
+    /// let mut err = resolver.get("{vault://nope/a}").unwrap_err().within("A");
+    /// err.extend(resolver.get("{vault://nope/b}").unwrap_err().within("B"));
+    /// assert_eq!(err.failures().len(), 2);
+    /// assert_eq!(err.failures()[1].path(), Some("B"));
+    /// ```
+    pub fn extend(&mut self, other: Error) {
+        self.failures.extend(other.failures);
+    }
+
+    /// Places every failure under `path`: a failure at `password` becomes `path.password`,
+    /// one without a path gets `path`. For reporting where a value came from, such as an
+    /// environment variable's name.
+    pub fn within(mut self, path: &str) -> Error {
+        for failure in &mut self.failures {
+            let full = match failure.path() {
+                Some(inner) if inner.starts_with('[') => format!("{path}{inner}"),
+                Some(inner) => format!("{path}.{inner}"),
+                None => path.to_owned(),
+            };
+            failure.0.path = Some(full);
+        }
+        self
+    }
 }
 
 impl From<VaultError> for Error {
