@@ -581,3 +581,159 @@ fn get_applies_keys_and_versions() {
         "{vault://env/credentials/username}"
     );
 }
+
+/// A vault that records how many fetches run at once.
+#[derive(Clone, Default)]
+struct Slow {
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Vault for Slow {
+    fn options(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        Ok(Zeroizing::new(format!("value-of-{}", request.resource())))
+    }
+}
+
+#[test]
+fn distinct_remote_secrets_are_fetched_concurrently_within_a_bound() {
+    let vault = Slow::default();
+    let resolver = Resolver::builder()
+        .vault("slow", vault.clone())
+        .concurrency(4)
+        .build()
+        .unwrap();
+    // 40 references to 20 distinct secrets.
+    let json: Vec<String> = (0..40)
+        .map(|i| format!("{{vault://slow/s{}}}", i % 20))
+        .collect();
+    let mut secrets: Vec<Secret<String>> =
+        serde_json::from_value(serde_json::to_value(json).unwrap()).unwrap();
+    secrets.resolve_secrets(&resolver).unwrap();
+    assert_eq!(vault.fetches.load(Ordering::SeqCst), 20);
+    assert_eq!(vault.peak.load(Ordering::SeqCst), 4);
+    assert_eq!(secrets[25].expose_secret(), "value-of-s5");
+}
+
+#[test]
+fn scope_fetches_a_failing_remote_secret_once() {
+    let vault = Counting::new(&[]);
+    let resolver = Resolver::builder()
+        .vault("remote", vault.clone())
+        .build()
+        .unwrap();
+    let err = resolver
+        .scope(|| {
+            serde_json::from_str::<Pg>(
+                r#"{"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
+                    "port": "{vault://remote/pg/port}"}"#,
+            )
+        })
+        .unwrap_err();
+    assert_eq!(err.failures().len(), 3);
+    assert_eq!(err.failures()[2].path(), Some("port"));
+    assert_eq!(vault.count(), 1);
+}
+
+/// A vault whose answers the test changes as it goes.
+#[derive(Clone, Default)]
+struct Switch {
+    value: Arc<std::sync::Mutex<Option<String>>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl Vault for Switch {
+    fn options(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        match &*self.value.lock().unwrap() {
+            Some(v) => Ok(Zeroizing::new(v.clone())),
+            None => Err(VaultError::unreachable("connection refused")),
+        }
+    }
+}
+
+#[test]
+fn ttls_refresh_resurrect_and_remember_failures() {
+    let vault = Switch::default();
+    *vault.value.lock().unwrap() = Some("v1".into());
+    let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = warnings.clone();
+    let resolver = Resolver::builder()
+        .vault("switch", vault.clone())
+        .configure("switch", "ttl", "0.3")
+        .configure("switch", "resurrect_ttl", "1")
+        .configure("switch", "neg_ttl", "0.3")
+        .on_warning(move |f| seen.lock().unwrap().push(f.to_string()))
+        .build()
+        .unwrap();
+    let get = || {
+        resolver
+            .get("{vault://switch/db}")
+            .map(|s| s.expose_secret().clone())
+    };
+    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+
+    assert_eq!(get().unwrap(), "v1");
+    assert_eq!(get().unwrap(), "v1");
+    assert_eq!(
+        vault.fetches.load(Ordering::SeqCst),
+        1,
+        "within ttl: cached"
+    );
+
+    pause(350);
+    *vault.value.lock().unwrap() = Some("v2".into());
+    assert_eq!(get().unwrap(), "v2", "after ttl: fetched again");
+    assert_eq!(vault.fetches.load(Ordering::SeqCst), 2);
+
+    pause(350);
+    *vault.value.lock().unwrap() = None;
+    assert_eq!(get().unwrap(), "v2", "the vault is down: resurrected");
+    assert_eq!(warnings.lock().unwrap().len(), 1);
+    assert!(warnings.lock().unwrap()[0].contains("connection refused; serving the previous value"));
+    assert_eq!(get().unwrap(), "v2");
+    assert_eq!(
+        vault.fetches.load(Ordering::SeqCst),
+        3,
+        "within neg_ttl: not asked again"
+    );
+
+    pause(1100);
+    let err = get().unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Unreachable,
+        "past resurrect_ttl: the failure stands"
+    );
+
+    resolver.clear_cache();
+    *vault.value.lock().unwrap() = Some("v3".into());
+    assert_eq!(get().unwrap(), "v3");
+}
+
+#[test]
+fn ttl_options_are_validated() {
+    let err = Resolver::builder()
+        .configure("env", "ttl", "soon")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    let err = Resolver::new()
+        .get("{vault://env/x?neg_ttl=-1}")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+}

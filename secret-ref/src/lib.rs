@@ -106,6 +106,7 @@
 
 #![warn(missing_docs)]
 
+mod cache;
 mod convert;
 mod error;
 mod json_key;

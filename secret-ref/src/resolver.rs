@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use zeroize::Zeroizing;
 
+use crate::cache::{Cache, Text, Ttls};
 use crate::error::{Error, ErrorKind, Failure, VaultError};
 use crate::json_key;
 use crate::reference::RefView;
@@ -16,6 +17,9 @@ use crate::resolve::{ResolveSecrets, Walker};
 use crate::secret::Secret;
 use crate::vault::env::EnvVault;
 use crate::vault::{COMMON_OPTIONS, Request, Vault, VaultConfig};
+
+/// Remote secrets fetched at once by one resolution, unless configured otherwise.
+const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Resolves references: a set of vault backends, their settings, named vaults, and a cache
 /// of what remote vaults returned.
@@ -40,11 +44,23 @@ pub struct Resolver {
 struct Inner {
     backends: HashMap<String, Backend>,
     named: HashMap<String, Named>,
-    cache: Mutex<HashMap<FetchKey, Fetched>>,
+    cache: Cache<FetchKey>,
+    concurrency: usize,
+    on_warning: Option<WarningHook>,
 }
 
 /// What a remote fetch gave: the secret's whole text, shared by every reference to it.
-type Fetched = Result<Arc<Zeroizing<String>>, VaultError>;
+type Fetched = Result<Text, VaultError>;
+
+/// Called with each failure that was papered over by serving a previous value.
+type WarningHook = Arc<dyn Fn(&Failure) + Send + Sync>;
+
+/// The remote results of one resolution (a `resolve` call, or a whole `scope`), so that a
+/// secret is fetched once per resolution even when the cache does not keep failures.
+#[derive(Default)]
+pub(crate) struct Memo {
+    results: HashMap<FetchKey, Fetched>,
+}
 
 struct Backend {
     vault: Arc<dyn Vault>,
@@ -132,6 +148,14 @@ impl Resolver {
     /// Identical fetches (same vault, configuration, resource and version) happen once, so
     /// `{vault://env/pg/user}` and `{vault://env/pg/password}` read `PG` once.
     pub fn resolve<T: ResolveSecrets + ?Sized>(&self, value: &mut T) -> Result<(), Error> {
+        self.resolve_with(value, &mut Memo::default())
+    }
+
+    fn resolve_with<T: ResolveSecrets + ?Sized>(
+        &self,
+        value: &mut T,
+        memo: &mut Memo,
+    ) -> Result<(), Error> {
         let mut walker = Walker::new();
         value.visit_secrets(&mut walker);
         let mut slots = std::mem::take(&mut walker.slots);
@@ -199,7 +223,7 @@ impl Resolver {
         }
 
         if !pending.is_empty() {
-            let results: Vec<_> = fetches.iter().map(|key| self.fetch_remote(key)).collect();
+            let outcomes = self.fetch_all(&fetches, memo);
             for (i, at) in pending {
                 let slot = &mut slots[i];
                 let raw = slot
@@ -207,7 +231,11 @@ impl Resolver {
                     .reference_str()
                     .expect("pending slots hold references");
                 let r = RefView::parse(raw).expect("pending references parsed before");
-                let outcome = match &results[at] {
+                let (result, resurrected) = &outcomes[at];
+                if let (Some(err), Some(hook)) = (resurrected, &self.inner.on_warning) {
+                    hook(&with_path(resurrection(err, &r), slot.path));
+                }
+                let outcome = match result {
                     Ok(text) => select_key(Zeroizing::new(String::clone(text)), &r)
                         .map_err(|e| vault_failure(e, &r)),
                     Err(e) => Err(vault_failure(e.clone(), &r)),
@@ -261,11 +289,11 @@ impl Resolver {
     {
         let guard = ScopeGuard::enter(self.clone());
         let result = f();
-        let failures = guard.leave();
+        let (failures, mut memo) = guard.leave();
         match result {
             // Secrets that failed during deserialization are still unresolved: resolving
-            // again (from the cache for remote vaults) reports them with their paths.
-            Ok(mut value) => self.resolve(&mut value).map(|()| value),
+            // again, from this scope's results, reports them with their paths.
+            Ok(mut value) => self.resolve_with(&mut value, &mut memo).map(|()| value),
             Err(e) => {
                 let mut err = Error::deserialize(e);
                 for f in failures {
@@ -286,8 +314,11 @@ impl Resolver {
                 resource: r.resource().to_owned(),
                 version: r.version(),
             };
-            self.fetch_remote(&key)
-                .map(|text| Zeroizing::new(String::clone(&text)))
+            let (result, resurrected) = self.fetch_all(&[key], &mut Memo::default()).remove(0);
+            if let (Some(err), Some(hook)) = (&resurrected, &self.inner.on_warning) {
+                hook(&resurrection(err, r));
+            }
+            result.map(|text| Zeroizing::new(String::clone(&text)))
         } else {
             self.fetch(&target, r)
         };
@@ -302,21 +333,65 @@ impl Resolver {
             .fetch(&Request::new(r.resource(), r.version(), &target.config))
     }
 
-    fn fetch_remote(&self, key: &FetchKey) -> Fetched {
-        if let Some(hit) = self.inner.cache.lock().expect("cache lock").get(key) {
-            return hit.clone();
+    /// Fetches distinct remote secrets through the cache, several at a time (bounded by
+    /// the resolver's concurrency), and records them in the resolution's memo.
+    fn fetch_all(&self, keys: &[FetchKey], memo: &mut Memo) -> Vec<(Fetched, Option<VaultError>)> {
+        let mut outcomes: Vec<Option<(Fetched, Option<VaultError>)>> = keys
+            .iter()
+            .map(|k| memo.results.get(k).map(|r| (r.clone(), None)))
+            .collect();
+        let todo: Vec<usize> = (0..keys.len()).filter(|&i| outcomes[i].is_none()).collect();
+        let workers = self.inner.concurrency.clamp(1, todo.len().max(1));
+        if workers <= 1 {
+            for &i in &todo {
+                outcomes[i] = Some(self.fetch_one(&keys[i]));
+            }
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let done: Mutex<Vec<(usize, (Fetched, Option<VaultError>))>> =
+                Mutex::new(Vec::with_capacity(todo.len()));
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(|| {
+                        loop {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&i) = todo.get(n) else { break };
+                            let outcome = self.fetch_one(&keys[i]);
+                            done.lock().expect("results lock").push((i, outcome));
+                        }
+                    });
+                }
+            });
+            for (i, outcome) in done.into_inner().expect("results lock") {
+                outcomes[i] = Some(outcome);
+            }
         }
+        outcomes
+            .into_iter()
+            .zip(keys)
+            .map(|(outcome, key)| {
+                let outcome = outcome.expect("every key fetched");
+                memo.results.insert(key.clone(), outcome.0.clone());
+                outcome
+            })
+            .collect()
+    }
+
+    fn fetch_one(&self, key: &FetchKey) -> (Fetched, Option<VaultError>) {
         let backend = &self.inner.backends[&key.backend];
-        let result = backend
-            .vault
-            .fetch(&Request::new(&key.resource, key.version, &key.config))
-            .map(Arc::new);
-        self.inner
-            .cache
-            .lock()
-            .expect("cache lock")
-            .insert(key.clone(), result.clone());
-        result
+        // Validated with the configuration, so this cannot fail here.
+        let ttls = Ttls::from_config(&key.config).unwrap_or_default();
+        let outcome = self.inner.cache.get(key, ttls, || {
+            backend
+                .vault
+                .fetch(&Request::new(&key.resource, key.version, &key.config))
+        });
+        (outcome.result, outcome.resurrected)
+    }
+
+    /// Forgets every cached secret and failure: the next resolution asks the vaults again.
+    pub fn clear_cache(&self) {
+        self.inner.cache.clear();
     }
 
     /// Finds the backend of a reference and merges its query options over the vault's
@@ -347,6 +422,7 @@ impl Resolver {
             }
             vault
                 .check_config(&merged)
+                .and_then(|()| Ttls::from_config(&merged).map(drop))
                 .map_err(|e| vault_failure(e, r))?;
             Cow::Owned(merged)
         };
@@ -398,6 +474,14 @@ fn vault_failure(e: VaultError, r: &RefView<'_>) -> Failure {
         .with_vault(r.vault())
 }
 
+fn resurrection(err: &VaultError, r: &RefView<'_>) -> Failure {
+    let served = VaultError::new(
+        err.kind(),
+        format!("{err}; serving the previous value (within resurrect_ttl)"),
+    );
+    vault_failure(served, r)
+}
+
 fn select_key(text: Zeroizing<String>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
     match r.key() {
         Some(key) => json_key::select(&text, key),
@@ -446,6 +530,8 @@ pub struct ResolverBuilder {
     backends: Vec<(String, Arc<dyn Vault>)>,
     settings: Vec<(String, String, String)>,
     named: Vec<(String, String, VaultConfig)>,
+    concurrency: usize,
+    on_warning: Option<WarningHook>,
 }
 
 impl ResolverBuilder {
@@ -457,7 +543,23 @@ impl ResolverBuilder {
             )],
             settings: Vec::new(),
             named: Vec::new(),
+            concurrency: DEFAULT_CONCURRENCY,
+            on_warning: None,
         }
+    }
+
+    /// How many remote secrets one resolution fetches at once (default 8). Distinct secrets
+    /// are fetched concurrently, each by one request however many references use it.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Called when a vault fails but a previous value is served instead (within
+    /// `resurrect_ttl`), with the failure: the resolution itself succeeds.
+    pub fn on_warning(mut self, hook: impl Fn(&Failure) + Send + Sync + 'static) -> Self {
+        self.on_warning = Some(Arc::new(hook));
+        self
     }
 
     /// Registers a backend under `name` (replacing any backend of that name).
@@ -545,7 +647,11 @@ impl ResolverBuilder {
             backend.config.set(option, value);
         }
         for (name, backend) in &backends {
-            if let Err(e) = backend.vault.check_config(&backend.config) {
+            if let Err(e) = backend
+                .vault
+                .check_config(&backend.config)
+                .and_then(|()| Ttls::from_config(&backend.config).map(drop))
+            {
                 failures.push(Failure::from_vault(e).with_vault(name));
             }
         }
@@ -594,7 +700,11 @@ impl ResolverBuilder {
                 );
                 continue;
             }
-            if let Err(e) = b.vault.check_config(&config) {
+            if let Err(e) = b
+                .vault
+                .check_config(&config)
+                .and_then(|()| Ttls::from_config(&config).map(drop))
+            {
                 failures.push(Failure::from_vault(e).with_vault(&prefix));
                 continue;
             }
@@ -608,7 +718,9 @@ impl ResolverBuilder {
             inner: Arc::new(Inner {
                 backends,
                 named,
-                cache: Mutex::new(HashMap::new()),
+                cache: Cache::default(),
+                concurrency: self.concurrency,
+                on_warning: self.on_warning,
             }),
         })
     }
@@ -627,6 +739,7 @@ fn valid_prefix(prefix: &str) -> bool {
 struct Frame {
     resolver: Resolver,
     failures: Vec<Failure>,
+    memo: Memo,
 }
 
 thread_local! {
@@ -647,6 +760,7 @@ impl ScopeGuard {
             s.push(Frame {
                 resolver,
                 failures: Vec::new(),
+                memo: Memo::default(),
             });
             s.len()
         });
@@ -654,11 +768,11 @@ impl ScopeGuard {
         ScopeGuard { depth }
     }
 
-    fn leave(self) -> Vec<Failure> {
+    fn leave(self) -> (Vec<Failure>, Memo) {
         let failures = SCOPES.with(|s| {
             let mut s = s.borrow_mut();
             s.truncate(self.depth);
-            s.pop().map(|f| f.failures).unwrap_or_default()
+            s.pop().map(|f| (f.failures, f.memo)).unwrap_or_default()
         });
         DEPTH.with(|d| d.set(self.depth - 1));
         std::mem::forget(self);
@@ -687,17 +801,23 @@ pub(crate) fn resolve_in_scope<T>(secret: &mut Secret<T>)
 where
     T: zeroize::Zeroize + serde::de::DeserializeOwned,
 {
-    // The borrow is released before resolving: converting a secret may deserialize another.
-    let Some(resolver) = SCOPES.with(|s| s.borrow().last().map(|f| f.resolver.clone())) else {
+    // The borrows are released while resolving: converting a secret may deserialize another.
+    let Some((resolver, mut memo)) = SCOPES.with(|s| {
+        s.borrow_mut()
+            .last_mut()
+            .map(|f| (f.resolver.clone(), std::mem::take(&mut f.memo)))
+    }) else {
         return;
     };
-    if let Err(e) = resolver.resolve(secret) {
-        SCOPES.with(|s| {
-            if let Some(frame) = s.borrow_mut().last_mut() {
+    let result = resolver.resolve_with(secret, &mut memo);
+    SCOPES.with(|s| {
+        if let Some(frame) = s.borrow_mut().last_mut() {
+            frame.memo = memo;
+            if let Err(e) = result {
                 frame.failures.extend(e.into_failures());
             }
-        });
-    }
+        }
+    });
 }
 
 #[cfg(test)]
