@@ -52,6 +52,9 @@ struct Inner {
 /// What a remote fetch gave: the secret's whole text, shared by every reference to it.
 type Fetched = Result<Text, VaultError>;
 
+/// A fetch's result, and the failure a resurrected value hides.
+type Fetch = (Fetched, Option<VaultError>);
+
 /// Called with each failure that was papered over by serving a previous value.
 type WarningHook = Arc<dyn Fn(&Failure) + Send + Sync>;
 
@@ -335,8 +338,8 @@ impl Resolver {
 
     /// Fetches distinct remote secrets through the cache, several at a time (bounded by
     /// the resolver's concurrency), and records them in the resolution's memo.
-    fn fetch_all(&self, keys: &[FetchKey], memo: &mut Memo) -> Vec<(Fetched, Option<VaultError>)> {
-        let mut outcomes: Vec<Option<(Fetched, Option<VaultError>)>> = keys
+    fn fetch_all(&self, keys: &[FetchKey], memo: &mut Memo) -> Vec<Fetch> {
+        let mut outcomes: Vec<Option<Fetch>> = keys
             .iter()
             .map(|k| memo.results.get(k).map(|r| (r.clone(), None)))
             .collect();
@@ -348,7 +351,7 @@ impl Resolver {
             }
         } else {
             let next = std::sync::atomic::AtomicUsize::new(0);
-            let done: Mutex<Vec<(usize, (Fetched, Option<VaultError>))>> =
+            let done: Mutex<Vec<(usize, Fetch)>> =
                 Mutex::new(Vec::with_capacity(todo.len()));
             std::thread::scope(|scope| {
                 for _ in 0..workers {
@@ -377,7 +380,7 @@ impl Resolver {
             .collect()
     }
 
-    fn fetch_one(&self, key: &FetchKey) -> (Fetched, Option<VaultError>) {
+    fn fetch_one(&self, key: &FetchKey) -> Fetch {
         let backend = &self.inner.backends[&key.backend];
         // Validated with the configuration, so this cannot fail here.
         let ttls = Ttls::from_config(&key.config).unwrap_or_default();
