@@ -374,11 +374,15 @@ fn named_vaults_and_settings() {
     );
     let err = resolver.get("{vault://nonexist/nonexist}").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownVault);
-    assert_eq!(
-        err.to_string(),
-        "{vault://nonexist/nonexist} (vault `nonexist`): could not find vault `nonexist` \
-         (known vaults: env, raw-env, test-env)"
+    let text = err.to_string();
+    assert!(
+        text.starts_with(
+            "{vault://nonexist/nonexist} (vault `nonexist`): could not find vault `nonexist` \
+             (known vaults: env, "
+        ),
+        "{text}"
     );
+    assert!(text.ends_with("raw-env, test-env)"), "{text}");
     let err = resolver.get("{vault://test-env/nonexist}").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     let err = resolver.get("{vault://env/test?prefix=1bad}").unwrap_err();

@@ -76,14 +76,14 @@
 //!
 //! # unsafe { std::env::set_var("DOC_LIB_PORT", "not-a-port") };
 //! let mut config: Config = serde_json::from_str(r#"{
-//!     "replicas": [{"password": "{vault://env/doc-lib-unset}"}, {"password": "{vault://nope/x}"}],
+//!     "replicas": [{"password": "{vault://env/doc-lib-unset}"}, {"password": "{vault://env/x#latest}"}],
 //!     "port": "{vault://env/doc-lib-port}"
 //! }"#)?;
 //! let err = config.resolve_secrets(&Resolver::new()).unwrap_err();
 //! assert_eq!(err.to_string(), "\
 //! 3 secrets could not be resolved:
 //!   replicas[0].password: {vault://env/doc-lib-unset} (vault `env`): environment variable DOC_LIB_UNSET is not set
-//!   replicas[1].password: {vault://nope/x} (vault `nope`): could not find vault `nope` (known vaults: env)
+//!   replicas[1].password: invalid reference {vault://env/x#latest}: the version after `#` must be a whole number, such as #2
 //!   port: {vault://env/doc-lib-port} (vault `env`): the secret does not fit `u16`: invalid value: a string, expected u16");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -199,7 +199,7 @@ impl Resolver {
                 Err(e) => Err(Failure::from_reference(e)),
                 Ok(r) => match self.target(&r) {
                     Err(f) => Err(f),
-                    Ok(target) if target.vault.is_remote() => {
+                    Ok(target) if cached(&target) => {
                         let key = FetchKey {
                             backend: target.backend.to_owned(),
                             config: target.config.into_owned(),
@@ -310,7 +310,7 @@ impl Resolver {
     /// The text of a reference: vault, fetch, then key.
     fn text(&self, r: &RefView<'_>) -> Result<Zeroizing<String>, Failure> {
         let target = self.target(r)?;
-        let fetched = if target.vault.is_remote() {
+        let fetched = if cached(&target) {
             let key = FetchKey {
                 backend: target.backend.to_owned(),
                 config: target.config.into_owned(),
@@ -351,8 +351,7 @@ impl Resolver {
             }
         } else {
             let next = std::sync::atomic::AtomicUsize::new(0);
-            let done: Mutex<Vec<(usize, Fetch)>> =
-                Mutex::new(Vec::with_capacity(todo.len()));
+            let done: Mutex<Vec<(usize, Fetch)>> = Mutex::new(Vec::with_capacity(todo.len()));
             std::thread::scope(|scope| {
                 for _ in 0..workers {
                     scope.spawn(|| {
@@ -458,6 +457,15 @@ impl Resolver {
     }
 }
 
+/// Remote secrets go through the cache; so do local ones when cache options are set, so that
+/// `ttl` means the same for every vault.
+fn cached(target: &Target<'_>) -> bool {
+    target.vault.is_remote()
+        || COMMON_OPTIONS
+            .iter()
+            .any(|o| target.config.get(o).is_some())
+}
+
 pub(crate) fn accepts(vault: &dyn Vault, option: &str) -> bool {
     vault.options().contains(&option) || COMMON_OPTIONS.contains(&option)
 }
@@ -538,12 +546,15 @@ pub struct ResolverBuilder {
 }
 
 impl ResolverBuilder {
+    /// The bundled vaults: `env`, and those compiled in by features. Constructing them does
+    /// no I/O, so a resolver that never uses a vault pays nothing for it.
     fn new() -> Self {
+        let mut backends: Vec<(String, Arc<dyn Vault>)> =
+            vec![("env".to_owned(), Arc::new(EnvVault::new()))];
+        #[cfg(feature = "fs")]
+        backends.push(("fs".to_owned(), Arc::new(crate::vault::fs::FsVault::new())));
         ResolverBuilder {
-            backends: vec![(
-                "env".to_owned(),
-                Arc::new(EnvVault::new()) as Arc<dyn Vault>,
-            )],
+            backends,
             settings: Vec::new(),
             named: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,

@@ -9,6 +9,8 @@ use zeroize::Zeroizing;
 use crate::error::VaultError;
 
 pub mod env;
+#[cfg(feature = "fs")]
+pub mod fs;
 
 /// Options that every vault takes, as in Kong; the resolver handles them, not the backend.
 pub const COMMON_OPTIONS: &[&str] = &["ttl", "neg_ttl", "resurrect_ttl"];
