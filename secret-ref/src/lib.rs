@@ -109,6 +109,8 @@
 mod cache;
 mod convert;
 mod error;
+#[cfg(any(feature = "hcv", feature = "aws"))]
+mod http;
 mod json_key;
 pub mod kong_conf;
 mod reference;

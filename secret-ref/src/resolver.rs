@@ -549,10 +549,14 @@ impl ResolverBuilder {
     /// The bundled vaults: `env`, and those compiled in by features. Constructing them does
     /// no I/O, so a resolver that never uses a vault pays nothing for it.
     fn new() -> Self {
-        let mut backends: Vec<(String, Arc<dyn Vault>)> =
-            vec![("env".to_owned(), Arc::new(EnvVault::new()))];
+        let mut backends: Vec<(String, Arc<dyn Vault>)> = Vec::new();
+        backends.push(("env".to_owned(), Arc::new(EnvVault::new())));
         #[cfg(feature = "fs")]
         backends.push(("fs".to_owned(), Arc::new(crate::vault::fs::FsVault::new())));
+        #[cfg(feature = "hcv")]
+        backends.push(("hcv".to_owned(), Arc::new(crate::vault::hcv::HcvVault::new())));
+        #[cfg(feature = "aws")]
+        backends.push(("aws".to_owned(), Arc::new(crate::vault::aws::AwsVault::new())));
         ResolverBuilder {
             backends,
             settings: Vec::new(),

@@ -1,0 +1,210 @@
+//! The one HTTP client every remote vault uses: blocking ureq over rustls (ring), with TLS
+//! verification on by default, an optional CA file, and timeouts.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use zeroize::Zeroizing;
+
+use crate::error::{ErrorKind, VaultError};
+use crate::vault::VaultConfig;
+
+const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
+const DEFAULT_READ: Duration = Duration::from_secs(10);
+/// Secrets are small; a larger answer is not one.
+const BODY_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// How to connect, from a vault's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Settings {
+    ca_cert: Option<PathBuf>,
+    verify: bool,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl Settings {
+    pub(crate) fn from_config(config: &VaultConfig) -> Result<Settings, VaultError> {
+        let seconds = |name: &str, default: Duration| -> Result<Duration, VaultError> {
+            Ok(config
+                .seconds(name)?
+                .filter(|s| *s > 0.0)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(default))
+        };
+        Ok(Settings {
+            ca_cert: config
+                .get("ca_cert")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            verify: config.flag("ssl_verify")?.unwrap_or(true),
+            connect_timeout: seconds("connect_timeout", DEFAULT_CONNECT)?,
+            read_timeout: seconds("read_timeout", DEFAULT_READ)?,
+        })
+    }
+}
+
+/// Agents by settings: building one parses the CA file and sets up TLS, so it is done once.
+#[derive(Default)]
+pub(crate) struct Agents {
+    agents: Mutex<HashMap<Settings, Agent>>,
+}
+
+impl Agents {
+    pub(crate) fn get(&self, settings: &Settings) -> Result<Agent, VaultError> {
+        let mut agents = self.agents.lock().expect("agents lock");
+        if let Some(agent) = agents.get(settings) {
+            return Ok(agent.clone());
+        }
+        let agent = build(settings)?;
+        agents.insert(settings.clone(), agent.clone());
+        Ok(agent)
+    }
+}
+
+fn build(settings: &Settings) -> Result<Agent, VaultError> {
+    let roots = match &settings.ca_cert {
+        // The bundled Mozilla roots; a private CA is given with `ca_cert`.
+        None => RootCerts::WebPki,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                VaultError::invalid_config(format!("cannot read ca_cert {}: {e}", path.display()))
+            })?;
+            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(Ok(c)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    VaultError::invalid_config(format!("ca_cert {} is not PEM: {e}", path.display()))
+                })?;
+            if certs.is_empty() {
+                return Err(VaultError::invalid_config(format!(
+                    "ca_cert {} holds no certificate",
+                    path.display()
+                )));
+            }
+            RootCerts::new_with_certs(&certs)
+        }
+    };
+    let tls = TlsConfig::builder()
+        .root_certs(roots)
+        .disable_verification(!settings.verify)
+        .build();
+    Ok(Agent::config_builder()
+        .tls_config(tls)
+        // Error statuses carry the vault's explanation in the body.
+        .http_status_as_error(false)
+        .timeout_connect(Some(settings.connect_timeout))
+        .timeout_recv_response(Some(settings.read_timeout))
+        .timeout_recv_body(Some(settings.read_timeout))
+        .max_redirects(0)
+        .user_agent(concat!("secret-ref/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into())
+}
+
+/// A response: its status and body, the body zeroized when dropped since it holds secrets.
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) body: Zeroizing<Vec<u8>>,
+}
+
+/// Sends a request. Transport failures (refused, unresolvable, timed out, TLS) are
+/// [`ErrorKind::Unreachable`]; the message names the host, never the body or headers.
+pub(crate) fn send(
+    agent: &Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response, VaultError> {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let where_ = host_of(url);
+    let result = match body {
+        Some(bytes) => request
+            .body(bytes)
+            .map_err(|e| VaultError::invalid_config(format!("bad request to {where_}: {e}")))
+            .and_then(|r| agent.run(r).map_err(|e| transport(e, &where_))),
+        None => request
+            .body(())
+            .map_err(|e| VaultError::invalid_config(format!("bad request to {where_}: {e}")))
+            .and_then(|r| agent.run(r).map_err(|e| transport(e, &where_))),
+    };
+    let mut response = result?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(BODY_LIMIT)
+        .read_to_vec()
+        .map_err(|e| transport(e, &where_))?;
+    Ok(Response {
+        status,
+        body: Zeroizing::new(body),
+    })
+}
+
+fn transport(e: ureq::Error, host: &str) -> VaultError {
+    let kind = match e {
+        ureq::Error::BodyExceedsLimit(_) | ureq::Error::Protocol(_) => ErrorKind::BadResponse,
+        _ => ErrorKind::Unreachable,
+    };
+    VaultError::new(kind, format!("{host}: {e}"))
+}
+
+/// `scheme://host:port` of a URL, for messages.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    match url.split_once("://") {
+        Some((scheme, _)) => format!("{scheme}://{host}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Percent-encodes a path for a URL, keeping `/` and the unreserved characters.
+pub(crate) fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_hosts() {
+        assert_eq!(encode_path("app/db creds/ü"), "app/db%20creds/%C3%BC");
+        assert_eq!(host_of("https://127.0.0.1:8200/v1/secret/data/x?version=2"), "https://127.0.0.1:8200");
+    }
+
+    #[test]
+    fn settings() {
+        let config: VaultConfig = [("ssl_verify", "off"), ("connect_timeout", "0.5")]
+            .into_iter()
+            .collect();
+        let s = Settings::from_config(&config).unwrap();
+        assert!(!s.verify);
+        assert_eq!(s.connect_timeout, Duration::from_millis(500));
+        assert_eq!(s.read_timeout, DEFAULT_READ);
+        let bad: VaultConfig = [("ssl_verify", "maybe")].into_iter().collect();
+        assert!(Settings::from_config(&bad).is_err());
+    }
+}

@@ -1,0 +1,420 @@
+//! The `aws` vault: AWS Secrets Manager, as Kong's `aws` backend.
+//!
+//! `{vault://aws/prod/db/password}` calls `GetSecretValue` for the secret `prod/db` and picks
+//! the `password` field of its JSON. No version (or `#1`) reads the `AWSCURRENT` stage, `#2`
+//! reads `AWSPREVIOUS`. A binary secret (`SecretBinary`) is returned as its bytes, which must
+//! be UTF-8 text.
+//!
+//! | Setting (kong.conf) | Option | Default | Meaning |
+//! |---|---|---|---|
+//! | `vault_aws_region` | `region` | `AWS_REGION`, then `AWS_DEFAULT_REGION` | required |
+//! | `vault_aws_endpoint_url` | `endpoint_url` | `https://secretsmanager.<region>.amazonaws.com` | only scheme, host and port are used |
+//! | `vault_aws_assume_role_arn` | `assume_role_arn` | | assume this role (STS `AssumeRole`) with the chain's credentials |
+//! | `vault_aws_role_session_name` | `role_session_name` | `KongVault` | |
+//! | `vault_aws_sts_endpoint_url` | `sts_endpoint_url` | STS's | for `AssumeRole` and web identity |
+//! | `vault_aws_ca_cert` | `ca_cert` | | a PEM file of CAs to trust (else the bundled Mozilla roots) |
+//! | `vault_aws_ssl_verify` | `ssl_verify` | `on` | |
+//! | `vault_aws_connect_timeout` | `connect_timeout` | `5` | seconds |
+//! | `vault_aws_read_timeout` | `read_timeout` | `10` | seconds |
+//!
+//! Credentials come from the standard AWS chain, through AWS's own `aws-config`: the
+//! environment (`AWS_ACCESS_KEY_ID`, ...), the shared profile files (`AWS_PROFILE`,
+//! `role_arn`/`source_profile`, ...), web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`), the
+//! container credentials (ECS, EKS Pod Identity) and the instance metadata (IMDSv2). They are
+//! kept until five minutes before they expire. Requests are signed with AWS's `aws-sigv4`.
+//! No async runtime is involved (see `runtime.rs`).
+
+mod runtime;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_async::rt::sleep::SharedAsyncSleep;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::{Request, Vault, VaultConfig};
+use crate::error::{ErrorKind, VaultError};
+use crate::http::{self, Agents};
+
+const OPTIONS: &[&str] = &[
+    "region",
+    "endpoint_url",
+    "assume_role_arn",
+    "role_session_name",
+    "sts_endpoint_url",
+    "ca_cert",
+    "ssl_verify",
+    "connect_timeout",
+    "read_timeout",
+];
+
+/// Credentials are refreshed this long before they expire.
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+
+/// The AWS Secrets Manager backend; registered as `aws` with the `aws` feature.
+#[derive(Default)]
+pub struct AwsVault {
+    agents: Agents,
+    /// Credential providers and their last credentials, by the settings that shape them.
+    providers: Mutex<HashMap<ProviderKey, Arc<Provider>>>,
+}
+
+impl std::fmt::Debug for AwsVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsVault").finish_non_exhaustive()
+    }
+}
+
+impl AwsVault {
+    /// The backend; everything else comes from its options and the AWS environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ProviderKey {
+    region: String,
+    assume_role_arn: Option<String>,
+    role_session_name: Option<String>,
+    sts_endpoint_url: Option<String>,
+}
+
+struct Provider {
+    provider: SharedCredentialsProvider,
+    current: Mutex<Option<Credentials>>,
+}
+
+fn get<'a>(config: &'a VaultConfig, name: &str) -> Option<&'a str> {
+    config.get(name).filter(|v| !v.is_empty())
+}
+
+fn region(config: &VaultConfig) -> Result<String, VaultError> {
+    get(config, "region")
+        .map(str::to_owned)
+        .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok().filter(|r| !r.is_empty()))
+        .ok_or_else(|| {
+            VaultError::invalid_config(
+                "aws secret manager requires a region: set `region` (kong.conf: \
+                 vault_aws_region), AWS_REGION or AWS_DEFAULT_REGION",
+            )
+        })
+}
+
+/// Kong uses only the scheme, host and port of `endpoint_url`.
+fn endpoint(config: &VaultConfig, region: &str) -> Result<String, VaultError> {
+    let Some(url) = get(config, "endpoint_url") else {
+        return Ok(format!("https://secretsmanager.{region}.amazonaws.com"));
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(VaultError::invalid_config(format!(
+            "endpoint_url `{url}` has no scheme (http:// or https://)"
+        )));
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err(VaultError::invalid_config(format!(
+            "endpoint_url `{url}` is neither http nor https"
+        )));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(VaultError::invalid_config(format!("endpoint_url `{url}` has no host")));
+    }
+    Ok(format!("{scheme}://{authority}"))
+}
+
+fn stage(version: Option<u32>) -> Result<&'static str, VaultError> {
+    match version {
+        None | Some(1) => Ok("AWSCURRENT"),
+        Some(2) => Ok("AWSPREVIOUS"),
+        Some(v) => Err(VaultError::not_found(format!(
+            "invalid version for aws secret manager: #{v} (#1 is AWSCURRENT, #2 AWSPREVIOUS)"
+        ))),
+    }
+}
+
+impl Vault for AwsVault {
+    fn options(&self) -> &'static [&'static str] {
+        OPTIONS
+    }
+
+    fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {
+        if get(config, "endpoint_url").is_some() {
+            endpoint(config, "region")?;
+        }
+        http::Settings::from_config(config).map(drop)
+    }
+
+    fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+        let config = request.config();
+        let region = region(config)?;
+        let stage = stage(request.version())?;
+        let url = format!("{}/", endpoint(config, &region)?);
+        let agent = self.agents.get(&http::Settings::from_config(config)?)?;
+        let credentials = self.credentials(config, &region)?;
+
+        let body = serde_json::to_vec(&serde_json::json!({
+            "SecretId": request.resource(),
+            "VersionStage": stage,
+        }))
+        .expect("JSON of strings");
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "secretsmanager.GetSecretValue"),
+        ];
+        let signed = sign(&credentials, &region, "POST", &url, &headers, &body)?;
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        all.extend(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let response = http::send(&agent, "POST", &url, &all, Some(&body))?;
+        if response.status != 200 {
+            return Err(service_error(response.status, &response.body, request.resource()));
+        }
+        secret_text(&response.body, request.resource())
+    }
+}
+
+impl AwsVault {
+    fn credentials(&self, config: &VaultConfig, region: &str) -> Result<Credentials, VaultError> {
+        let key = ProviderKey {
+            region: region.to_owned(),
+            assume_role_arn: get(config, "assume_role_arn").map(str::to_owned),
+            role_session_name: get(config, "role_session_name").map(str::to_owned),
+            sts_endpoint_url: get(config, "sts_endpoint_url").map(str::to_owned),
+        };
+        let provider = {
+            let mut providers = self.providers.lock().expect("providers lock");
+            match providers.get(&key) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = Arc::new(Provider {
+                        provider: provider(&key),
+                        current: Mutex::new(None),
+                    });
+                    providers.insert(key, p.clone());
+                    p
+                }
+            }
+        };
+        // One refresh at a time per provider: concurrent fetches wait for it.
+        let mut current = provider.current.lock().expect("credentials lock");
+        if let Some(c) = &*current {
+            let fresh = c
+                .expiry()
+                .is_none_or(|t| SystemTime::now() + REFRESH_BEFORE < t);
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let credentials = pollster::block_on(provider.provider.provide_credentials())
+            .map_err(|e| VaultError::permission_denied(format!("no AWS credentials: {}", chain(&e))))?;
+        *current = Some(credentials.clone());
+        Ok(credentials)
+    }
+}
+
+/// An error and its causes on one line, each said once (AWS errors repeat their source).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut at = Some(e);
+    while let Some(err) = at {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        at = err.source();
+    }
+    parts.join(": ")
+}
+
+/// AWS's default chain, or `AssumeRole` on top of it, through the blocking runtime.
+fn provider(key: &ProviderKey) -> SharedCredentialsProvider {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(SharedHttpClient::new(runtime::UreqClient))
+        .sleep_impl(SharedAsyncSleep::new(runtime::ThreadSleep))
+        .region(Region::new(key.region.clone()));
+    if let Some(url) = &key.sts_endpoint_url {
+        loader = loader.endpoint_url(url.clone());
+    }
+    let sdk: SdkConfig = pollster::block_on(loader.load());
+    let chain = sdk
+        .credentials_provider()
+        .expect("the default loader always sets a credentials provider");
+    match &key.assume_role_arn {
+        None => chain,
+        Some(arn) => {
+            let session = key.role_session_name.as_deref().unwrap_or("KongVault");
+            SharedCredentialsProvider::new(pollster::block_on(
+                aws_config::sts::AssumeRoleProvider::builder(arn)
+                    .session_name(session)
+                    .region(Region::new(key.region.clone()))
+                    .configure(&sdk)
+                    .build(),
+            ))
+        }
+    }
+}
+
+/// SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for a request.
+fn sign(
+    credentials: &Credentials,
+    region: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Vec<(String, String)>, VaultError> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+
+    let identity = credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("secretsmanager")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| VaultError::invalid_config(format!("cannot sign the request: {e}")))?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| VaultError::invalid_config(format!("cannot sign the request: {e}")))?;
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|e| VaultError::invalid_config(format!("cannot sign the request: {e}")))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Secret {
+    secret_string: Option<String>,
+    secret_binary: Option<String>,
+}
+
+fn secret_text(body: &[u8], resource: &str) -> Result<Zeroizing<String>, VaultError> {
+    let secret: Secret = serde_json::from_slice(body).map_err(|e| {
+        VaultError::bad_response(format!(
+            "GetSecretValue for `{resource}` answered {}",
+            crate::convert::json_error(&e)
+        ))
+    })?;
+    // Both fields are moved into `Zeroizing` before anything can fail.
+    let string = secret.secret_string.map(Zeroizing::new);
+    let binary = secret.secret_binary.map(Zeroizing::new);
+    match (string, binary) {
+        (Some(text), _) => Ok(text),
+        (None, Some(b64)) => {
+            let bytes = Zeroizing::new(aws_smithy_types::base64::decode(b64.as_str()).map_err(
+                |_| VaultError::bad_response(format!("SecretBinary of `{resource}` is not base64")),
+            )?);
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => Ok(Zeroizing::new(text.to_owned())),
+                Err(_) => Err(VaultError::bad_response(format!(
+                    "SecretBinary of `{resource}` is not UTF-8 text"
+                ))),
+            }
+        }
+        (None, None) => Err(VaultError::not_found(format!(
+            "secret `{resource}` has neither SecretString nor SecretBinary"
+        ))),
+    }
+}
+
+/// An AWS error: the kind from `__type` (AWS answers 400 for most, moto 404 for some), with
+/// AWS's message, which never quotes the secret.
+fn service_error(status: u16, body: &[u8], resource: &str) -> VaultError {
+    #[derive(Deserialize)]
+    struct AwsError {
+        #[serde(rename = "__type")]
+        kind: Option<String>,
+        #[serde(alias = "Message")]
+        message: Option<String>,
+    }
+    let parsed = serde_json::from_slice::<AwsError>(body).ok();
+    let kind = parsed
+        .as_ref()
+        .and_then(|e| e.kind.as_deref())
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned());
+    let message = parsed.and_then(|e| e.message).unwrap_or_default();
+    let error_kind = match kind.as_deref() {
+        Some("ResourceNotFoundException") => ErrorKind::NotFound,
+        Some(
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "IncompleteSignature"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "MissingAuthenticationToken"
+            | "DecryptionFailure",
+        ) => ErrorKind::PermissionDenied,
+        Some("InternalServiceError" | "ServiceUnavailable" | "ThrottlingException") => {
+            ErrorKind::Unreachable
+        }
+        None if status == 403 => ErrorKind::PermissionDenied,
+        None if status >= 500 => ErrorKind::Unreachable,
+        _ => ErrorKind::BadResponse,
+    };
+    let what = kind.unwrap_or_else(|| format!("HTTP {status}"));
+    let text = if message.is_empty() {
+        format!("GetSecretValue for `{resource}`: {what}")
+    } else {
+        format!("GetSecretValue for `{resource}`: {what}: {message}")
+    };
+    VaultError::new(error_kind, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_endpoints_errors() {
+        assert_eq!(stage(None).unwrap(), "AWSCURRENT");
+        assert_eq!(stage(Some(1)).unwrap(), "AWSCURRENT");
+        assert_eq!(stage(Some(2)).unwrap(), "AWSPREVIOUS");
+        assert!(stage(Some(3)).is_err());
+        let c: VaultConfig = [("endpoint_url", "http://127.0.0.1:5000/ignored?x")].into_iter().collect();
+        assert_eq!(endpoint(&c, "eu-west-1").unwrap(), "http://127.0.0.1:5000");
+        assert_eq!(
+            endpoint(&VaultConfig::new(), "eu-west-1").unwrap(),
+            "https://secretsmanager.eu-west-1.amazonaws.com"
+        );
+        let e = service_error(
+            400,
+            br#"{"__type":"com.amazonaws#ResourceNotFoundException","Message":"Secrets Manager can't find the specified secret."}"#,
+            "a",
+        );
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            e.to_string(),
+            "GetSecretValue for `a`: ResourceNotFoundException: Secrets Manager can't find the specified secret."
+        );
+        assert_eq!(service_error(403, b"<html>", "a").kind(), ErrorKind::PermissionDenied);
+        assert_eq!(service_error(500, b"<html>", "a").kind(), ErrorKind::Unreachable);
+    }
+
+    #[test]
+    fn secret_payloads() {
+        assert_eq!(&*secret_text(br#"{"SecretString":"s"}"#, "a").unwrap(), "s");
+        assert_eq!(&*secret_text(br#"{"SecretBinary":"aGVsbG8="}"#, "a").unwrap(), "hello");
+        let e = secret_text(br#"{"SecretBinary":"//79"}"#, "a").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadResponse);
+        assert_eq!(secret_text(b"{}", "a").unwrap_err().kind(), ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,554 @@
+//! The `hcv` vault: HashiCorp Vault and OpenBao, KV version 1 and 2, as Kong's `hcv` backend.
+//!
+//! `{vault://hcv/app/db/password}` reads the secret `app/db` from the configured mount and
+//! picks its `password` field; `#2` reads version 2 (KV v2 only). The secret's data object is
+//! the text a key is applied to, as in Kong.
+//!
+//! | Setting (kong.conf) | Option | Default | Meaning |
+//! |---|---|---|---|
+//! | `vault_hcv_protocol` | `protocol` | `http` | `http` or `https` |
+//! | `vault_hcv_host` | `host` | `127.0.0.1` | |
+//! | `vault_hcv_port` | `port` | `8200` | |
+//! | `vault_hcv_mount` | `mount` | `secret` | the KV mount (one leading/trailing `/` trimmed) |
+//! | `vault_hcv_kv` | `kv` | `v1` | `v1` or `v2` |
+//! | `vault_hcv_namespace` | `namespace` | | sent as `X-Vault-Namespace` |
+//! | `vault_hcv_auth_method` | `auth_method` | `token` | `token`, `approle` or `kubernetes` |
+//! | `vault_hcv_token` | `token` | | for `token` |
+//! | `vault_hcv_approle_role_id` | `approle_role_id` | | for `approle` |
+//! | `vault_hcv_approle_secret_id` | `approle_secret_id` | | for `approle` |
+//! | `vault_hcv_approle_secret_id_file` | `approle_secret_id_file` | | read instead of `approle_secret_id` |
+//! | `vault_hcv_approle_auth_path` | `approle_auth_path` | `approle` | |
+//! | `vault_hcv_approle_response_wrapping` | `approle_response_wrapping` | `off` | the secret id is a wrapping token to unwrap first |
+//! | `vault_hcv_kube_role` | `kube_role` | | for `kubernetes` |
+//! | `vault_hcv_kube_api_token_file` | `kube_api_token_file` | `/run/secrets/kubernetes.io/serviceaccount/token` | the service account token |
+//! | `vault_hcv_kube_auth_path` | `kube_auth_path` | `kubernetes` | |
+//! | `vault_hcv_ca_cert` | `ca_cert` | | a PEM file of CAs to trust for `https` (else the bundled Mozilla roots) |
+//! | `vault_hcv_ssl_verify` | `ssl_verify` | `on` | TLS verification |
+//! | `vault_hcv_connect_timeout` | `connect_timeout` | `5` | seconds |
+//! | `vault_hcv_read_timeout` | `read_timeout` | `10` | seconds |
+//!
+//! Logins (AppRole, Kubernetes) are done once and their token is kept until its lease ends;
+//! a `403` with such a token logs in again and retries once. Tokens and secret ids never
+//! appear in errors or `Debug` output.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use zeroize::Zeroizing;
+
+use super::{Request, Vault, VaultConfig};
+use crate::error::{ErrorKind, VaultError};
+use crate::http::{self, Agents, encode_path};
+
+/// The HashiCorp Vault / OpenBao backend; registered as `hcv` with the `hcv` feature.
+#[derive(Default)]
+pub struct HcvVault {
+    agents: Agents,
+    /// Tokens from logins, by the settings that produced them.
+    tokens: Mutex<HashMap<String, Login>>,
+}
+
+struct Login {
+    token: Zeroizing<String>,
+    until: Option<Instant>,
+}
+
+impl std::fmt::Debug for HcvVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HcvVault").finish_non_exhaustive()
+    }
+}
+
+impl HcvVault {
+    /// The backend; everything else comes from its options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+const OPTIONS: &[&str] = &[
+    "protocol",
+    "host",
+    "port",
+    "mount",
+    "kv",
+    "token",
+    "namespace",
+    "auth_method",
+    "kube_role",
+    "kube_api_token_file",
+    "kube_auth_path",
+    "approle_role_id",
+    "approle_secret_id",
+    "approle_secret_id_file",
+    "approle_auth_path",
+    "approle_response_wrapping",
+    "ca_cert",
+    "ssl_verify",
+    "connect_timeout",
+    "read_timeout",
+];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kv {
+    V1,
+    V2,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Auth {
+    Token,
+    AppRole,
+    Kubernetes,
+}
+
+/// The settings of one request, read from the configuration.
+struct Settings<'a> {
+    base: String,
+    mount: &'a str,
+    kv: Kv,
+    namespace: Option<&'a str>,
+    auth: Auth,
+    config: &'a VaultConfig,
+}
+
+fn get<'a>(config: &'a VaultConfig, name: &str) -> Option<&'a str> {
+    config.get(name).filter(|v| !v.is_empty())
+}
+
+impl<'a> Settings<'a> {
+    fn read(config: &'a VaultConfig) -> Result<Self, VaultError> {
+        let protocol = get(config, "protocol").unwrap_or("http");
+        if !matches!(protocol, "http" | "https") {
+            return Err(VaultError::invalid_config(format!(
+                "protocol `{protocol}` is neither http nor https"
+            )));
+        }
+        let host = get(config, "host").unwrap_or("127.0.0.1");
+        let port = get(config, "port").unwrap_or("8200");
+        if port.parse::<u16>().is_err() {
+            return Err(VaultError::invalid_config(format!("port `{port}` is not a port number")));
+        }
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        let mount = get(config, "mount").unwrap_or("secret");
+        let mount = mount.strip_prefix('/').unwrap_or(mount);
+        let mount = mount.strip_suffix('/').unwrap_or(mount);
+        let kv = match get(config, "kv").unwrap_or("v1") {
+            "v1" => Kv::V1,
+            "v2" => Kv::V2,
+            other => {
+                return Err(VaultError::invalid_config(format!(
+                    "kv `{other}` is neither v1 nor v2"
+                )));
+            }
+        };
+        let auth = match get(config, "auth_method").unwrap_or("token") {
+            "token" => Auth::Token,
+            "approle" => Auth::AppRole,
+            "kubernetes" => Auth::Kubernetes,
+            other => {
+                return Err(VaultError::invalid_config(format!(
+                    "auth_method `{other}` is not one of token, approle, kubernetes"
+                )));
+            }
+        };
+        config.flag("approle_response_wrapping")?;
+        Ok(Settings {
+            base: format!("{protocol}://{host}:{port}"),
+            mount,
+            kv,
+            namespace: get(config, "namespace"),
+            auth,
+            config,
+        })
+    }
+
+    fn headers<'h>(&'h self, token: Option<&'h str>) -> Vec<(&'h str, &'h str)> {
+        let mut headers = vec![("Accept", "application/json")];
+        if let Some(token) = token {
+            headers.push(("X-Vault-Token", token));
+        }
+        if let Some(ns) = self.namespace {
+            headers.push(("X-Vault-Namespace", ns));
+        }
+        headers
+    }
+
+    /// What identifies a login: everything that changes which token it gives.
+    fn login_key(&self) -> String {
+        let c = self.config;
+        let fields = [
+            "auth_method",
+            "kube_role",
+            "kube_api_token_file",
+            "kube_auth_path",
+            "approle_role_id",
+            "approle_secret_id",
+            "approle_secret_id_file",
+            "approle_auth_path",
+        ];
+        let mut key = format!("{}\u{0}{}", self.base, self.namespace.unwrap_or(""));
+        for f in fields {
+            key.push('\u{0}');
+            key.push_str(c.get(f).unwrap_or(""));
+        }
+        key
+    }
+}
+
+impl Vault for HcvVault {
+    fn options(&self) -> &'static [&'static str] {
+        OPTIONS
+    }
+
+    fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {
+        Settings::read(config)?;
+        http::Settings::from_config(config).map(drop)
+    }
+
+    fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+        let settings = Settings::read(request.config())?;
+        let agent = self.agents.get(&http::Settings::from_config(request.config())?)?;
+        let path = encode_path(request.resource());
+        let url = match (settings.kv, request.version()) {
+            (Kv::V1, None | Some(1)) => format!("{}/v1/{}/{path}", settings.base, settings.mount),
+            (Kv::V1, Some(v)) => {
+                return Err(VaultError::not_found(format!(
+                    "the mount `{}` is KV v1, which has no versions (#{v}); set kv = v2",
+                    settings.mount
+                )));
+            }
+            (Kv::V2, None) => format!("{}/v1/{}/data/{path}", settings.base, settings.mount),
+            (Kv::V2, Some(v)) => format!(
+                "{}/v1/{}/data/{path}?version={v}",
+                settings.base, settings.mount
+            ),
+        };
+
+        let mut relogged = false;
+        loop {
+            let token = self.token(&settings, &agent, relogged)?;
+            let response = http::send(
+                &agent,
+                "GET",
+                &url,
+                &settings.headers(Some(&token)),
+                None,
+            )?;
+            match response.status {
+                200 => return data(&response.body, settings.kv, request.resource()),
+                404 if settings.kv == Kv::V2 => {
+                    return Err(missing(&response.body, request.resource()));
+                }
+                // A login token may have expired or been revoked: log in once more.
+                403 if settings.auth != Auth::Token && !relogged => relogged = true,
+                status => {
+                    return Err(status_error(
+                        status,
+                        &response.body,
+                        &format!("secret `{}`", request.resource()),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl HcvVault {
+    /// The token to send: the configured one, or one from a (cached) login.
+    fn token(
+        &self,
+        settings: &Settings<'_>,
+        agent: &ureq::Agent,
+        fresh: bool,
+    ) -> Result<Zeroizing<String>, VaultError> {
+        if settings.auth == Auth::Token {
+            return match get(settings.config, "token") {
+                Some(t) => Ok(Zeroizing::new(t.to_owned())),
+                None => Err(VaultError::invalid_config(
+                    "no token: set `token` (kong.conf: vault_hcv_token), or another auth_method",
+                )),
+            };
+        }
+        let key = settings.login_key();
+        {
+            let tokens = self.tokens.lock().expect("tokens lock");
+            if let Some(login) = tokens.get(&key)
+                && !fresh
+                && login.until.is_none_or(|t| Instant::now() < t)
+            {
+                return Ok(login.token.clone());
+            }
+        }
+        let login = match settings.auth {
+            Auth::AppRole => approle(settings, agent)?,
+            Auth::Kubernetes => kubernetes(settings, agent)?,
+            Auth::Token => unreachable!("handled above"),
+        };
+        let token = login.token.clone();
+        self.tokens.lock().expect("tokens lock").insert(key, login);
+        Ok(token)
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    auth: Option<LoginAuth>,
+}
+
+#[derive(Deserialize)]
+struct LoginAuth {
+    client_token: String,
+    #[serde(default)]
+    lease_duration: u64,
+}
+
+fn login(settings: &Settings<'_>, agent: &ureq::Agent, path: &str, body: &[u8], what: &str) -> Result<Login, VaultError> {
+    let url = format!("{}/v1/auth/{}/login", settings.base, encode_path(path.trim_matches('/')));
+    let mut headers = settings.headers(None);
+    headers.push(("Content-Type", "application/json"));
+    let response = http::send(agent, "POST", &url, &headers, Some(body))?;
+    if response.status != 200 {
+        return Err(status_error(response.status, &response.body, &format!("{what} login")));
+    }
+    let answer: LoginAnswer = serde_json::from_slice(&response.body).map_err(|e| {
+        VaultError::bad_response(format!("{what} login answered {}", crate::convert::json_error(&e)))
+    })?;
+    let Some(auth) = answer.auth else {
+        return Err(VaultError::bad_response(format!("{what} login answered no token")));
+    };
+    // Log in again a little before the lease ends.
+    let until = (auth.lease_duration > 0).then(|| {
+        let lease = Duration::from_secs(auth.lease_duration);
+        Instant::now() + lease.mul_f64(0.9)
+    });
+    Ok(Login {
+        token: Zeroizing::new(auth.client_token),
+        until,
+    })
+}
+
+fn read_file(path: &str, what: &str) -> Result<Zeroizing<String>, VaultError> {
+    std::fs::read_to_string(path)
+        .map(|s| Zeroizing::new(s.trim().to_owned()))
+        .map_err(|e| VaultError::invalid_config(format!("cannot read {what} {path}: {e}")))
+}
+
+fn approle(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultError> {
+    let c = settings.config;
+    let role_id = get(c, "approle_role_id").ok_or_else(|| {
+        VaultError::invalid_config("approle needs `approle_role_id` (kong.conf: vault_hcv_approle_role_id)")
+    })?;
+    let mut secret_id = match (get(c, "approle_secret_id"), get(c, "approle_secret_id_file")) {
+        (Some(s), _) => Zeroizing::new(s.to_owned()),
+        (None, Some(file)) => read_file(file, "approle_secret_id_file")?,
+        (None, None) => {
+            return Err(VaultError::invalid_config(
+                "approle needs `approle_secret_id` or `approle_secret_id_file`",
+            ));
+        }
+    };
+    if c.flag("approle_response_wrapping")?.unwrap_or(false) {
+        secret_id = unwrap_secret_id(settings, agent, &secret_id)?;
+    }
+    let body = Zeroizing::new(
+        serde_json::to_vec(&serde_json::json!({"role_id": role_id, "secret_id": &*secret_id}))
+            .expect("JSON of strings"),
+    );
+    let path = get(c, "approle_auth_path").unwrap_or("approle");
+    login(settings, agent, path, &body, "approle")
+}
+
+/// With response wrapping, the configured secret id is a single-use wrapping token.
+fn unwrap_secret_id(
+    settings: &Settings<'_>,
+    agent: &ureq::Agent,
+    wrapping: &str,
+) -> Result<Zeroizing<String>, VaultError> {
+    #[derive(Deserialize)]
+    struct Unwrapped {
+        data: Option<UnwrappedData>,
+    }
+    #[derive(Deserialize)]
+    struct UnwrappedData {
+        secret_id: String,
+    }
+    let url = format!("{}/v1/sys/wrapping/unwrap", settings.base);
+    let response = http::send(agent, "POST", &url, &settings.headers(Some(wrapping)), Some(b"{}"))?;
+    if response.status != 200 {
+        return Err(status_error(response.status, &response.body, "unwrapping the approle secret id"));
+    }
+    let answer: Unwrapped = serde_json::from_slice(&response.body)
+        .map_err(|e| VaultError::bad_response(format!("unwrap answered {}", crate::convert::json_error(&e))))?;
+    answer
+        .data
+        .map(|d| Zeroizing::new(d.secret_id))
+        .ok_or_else(|| VaultError::bad_response("unwrap answered no secret_id"))
+}
+
+const KUBE_TOKEN_FILE: &str = "/run/secrets/kubernetes.io/serviceaccount/token";
+
+fn kubernetes(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultError> {
+    let c = settings.config;
+    let role = get(c, "kube_role").ok_or_else(|| {
+        VaultError::invalid_config("kubernetes auth needs `kube_role` (kong.conf: vault_hcv_kube_role)")
+    })?;
+    let file = get(c, "kube_api_token_file").unwrap_or(KUBE_TOKEN_FILE);
+    let jwt = read_file(file, "kube_api_token_file")?;
+    let body = Zeroizing::new(
+        serde_json::to_vec(&serde_json::json!({"jwt": &*jwt, "role": role})).expect("JSON of strings"),
+    );
+    let path = get(c, "kube_auth_path").unwrap_or("kubernetes");
+    login(settings, agent, path, &body, "kubernetes")
+}
+
+#[derive(Deserialize)]
+struct V1<'a> {
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct V2<'a> {
+    #[serde(borrow)]
+    data: Option<V1<'a>>,
+}
+
+/// The secret's data object, as JSON text.
+fn data(body: &[u8], kv: Kv, resource: &str) -> Result<Zeroizing<String>, VaultError> {
+    let bad = |e: serde_json::Error| {
+        VaultError::bad_response(format!(
+            "the answer for secret `{resource}` is not what Vault sends: {}",
+            crate::convert::json_error(&e)
+        ))
+    };
+    let raw = match kv {
+        Kv::V1 => serde_json::from_slice::<V1<'_>>(body).map_err(bad)?.data,
+        Kv::V2 => serde_json::from_slice::<V2<'_>>(body)
+            .map_err(bad)?
+            .data
+            .and_then(|d| d.data),
+    };
+    match raw.map(|r| r.get().trim()) {
+        Some(text) if text.starts_with('{') => Ok(Zeroizing::new(text.to_owned())),
+        Some("null") | None => Err(VaultError::not_found(format!(
+            "secret `{resource}` has no data (deleted or destroyed version)"
+        ))),
+        Some(_) => Err(VaultError::bad_response(format!(
+            "the data of secret `{resource}` is not a JSON object"
+        ))),
+    }
+}
+
+/// KV v2 answers 404 both for a missing secret and for a deleted or destroyed version; the
+/// metadata in the body tells them apart.
+fn missing(body: &[u8], resource: &str) -> VaultError {
+    #[derive(Deserialize)]
+    struct Answer {
+        data: Option<Data>,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        metadata: Option<Metadata>,
+    }
+    #[derive(Deserialize)]
+    struct Metadata {
+        #[serde(default)]
+        deletion_time: String,
+        #[serde(default)]
+        destroyed: bool,
+        version: Option<u64>,
+    }
+    let metadata = serde_json::from_slice::<Answer>(body)
+        .ok()
+        .and_then(|a| a.data)
+        .and_then(|d| d.metadata);
+    match metadata {
+        Some(m) if m.destroyed || !m.deletion_time.is_empty() => VaultError::not_found(format!(
+            "version {} of secret `{resource}` is {} (deleted or destroyed versions cannot be read)",
+            m.version.map_or_else(|| "?".to_owned(), |v| v.to_string()),
+            if m.destroyed { "destroyed" } else { "deleted" },
+        )),
+        _ => VaultError::not_found(format!("secret `{resource}` not found")),
+    }
+}
+
+/// An error status, with Vault's own explanation (its `errors` never quote secrets).
+fn status_error(status: u16, body: &[u8], what: &str) -> VaultError {
+    #[derive(Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<String>,
+    }
+    let detail = serde_json::from_slice::<Errors>(body)
+        .ok()
+        .map(|e| {
+            e.errors
+                .iter()
+                .map(|m| m.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|d| !d.is_empty());
+    let kind = match status {
+        404 => ErrorKind::NotFound,
+        401 | 403 => ErrorKind::PermissionDenied,
+        // Sealed, standby or starting: the vault is there but cannot answer.
+        503 => ErrorKind::Unreachable,
+        _ => ErrorKind::BadResponse,
+    };
+    let message = match (kind, detail) {
+        (ErrorKind::NotFound, None) => format!("{what} not found"),
+        (_, Some(d)) => format!("{what}: HTTP {status}: {d}"),
+        (_, None) => format!("{what}: HTTP {status}"),
+    };
+    VaultError::new(kind, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_objects() {
+        let v2 = br#"{"data":{"data":{"password":"p","n":1},"metadata":{"version":1}}}"#;
+        assert_eq!(&*data(v2, Kv::V2, "x").unwrap(), r#"{"password":"p","n":1}"#);
+        let v1 = br#"{"lease_duration":1,"data":{"user":"u"}}"#;
+        assert_eq!(&*data(v1, Kv::V1, "x").unwrap(), r#"{"user":"u"}"#);
+        let deleted = br#"{"data":{"data":null,"metadata":{"version":1}}}"#;
+        assert_eq!(data(deleted, Kv::V2, "x").unwrap_err().kind(), ErrorKind::NotFound);
+        let err = data(br#"{"data": c4n4ry"#, Kv::V1, "x").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BadResponse);
+        assert!(!err.to_string().contains("c4n4ry"));
+    }
+
+    #[test]
+    fn status_errors() {
+        let e = status_error(404, br#"{"errors":[]}"#, "secret `a`");
+        assert_eq!((e.kind(), e.to_string().as_str()), (ErrorKind::NotFound, "secret `a` not found"));
+        let e = status_error(403, b"{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}", "secret `a`");
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(e.to_string(), "secret `a`: HTTP 403: 1 error occurred: * permission denied");
+        assert_eq!(status_error(503, b"", "x").kind(), ErrorKind::Unreachable);
+        assert_eq!(status_error(500, b"<html>", "x").kind(), ErrorKind::BadResponse);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let vault = HcvVault::new();
+        for (k, v) in [("protocol", "ftp"), ("port", "http"), ("kv", "v3"), ("auth_method", "ldap"), ("ssl_verify", "maybe")] {
+            let config: VaultConfig = [(k, v)].into_iter().collect();
+            assert_eq!(vault.check_config(&config).unwrap_err().kind(), ErrorKind::InvalidConfig, "{k}");
+        }
+        let ok: VaultConfig = [("mount", "/kv/"), ("kv", "v2")].into_iter().collect();
+        assert!(vault.check_config(&ok).is_ok());
+        assert_eq!(Settings::read(&ok).unwrap().mount, "kv");
+    }
+}

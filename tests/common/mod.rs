@@ -1,0 +1,235 @@
+//! Helpers for the tests that talk to real servers (started by `.ci/servers.sh`).
+//!
+//! A test asks for a server with [`server`]: without its address it is skipped with a printed
+//! reason, so a plain `cargo test` passes; under CI (`CI=true`) a missing server fails the test.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The value of a server variable, or `None` (test skipped) outside CI.
+pub fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{var} is not set: .ci/run starts the test servers and exports it")
+        }
+        _ => {
+            eprintln!(
+                "skipping: {var} is not set (run `source .ci/servers.sh; install_servers; \
+                 start_servers` to test against real servers)"
+            );
+            None
+        }
+    }
+}
+
+/// A name no other test (or earlier run against the same servers) uses.
+pub fn unique(name: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "test-{name}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Calls a JSON API; returns the status and the body (`null` when empty).
+pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Value>) -> (u16, Value) {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let text = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut response = agent()
+        .run(request.body(text).unwrap())
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap();
+    let value = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&body).unwrap_or(Value::String(body))
+    };
+    (status, value)
+}
+
+/// An OpenBao server, administered with its root token.
+pub struct Bao {
+    pub addr: String,
+    pub token: String,
+}
+
+impl Bao {
+    pub fn plain() -> Option<Bao> {
+        Some(Bao {
+            addr: server("SECRET_REF_TEST_BAO_ADDR")?,
+            token: server("SECRET_REF_TEST_BAO_TOKEN")?,
+        })
+    }
+
+    pub fn tls() -> Option<Bao> {
+        Some(Bao {
+            addr: server("SECRET_REF_TEST_BAO_TLS_ADDR")?,
+            token: server("SECRET_REF_TEST_BAO_TLS_TOKEN")?,
+        })
+    }
+
+    pub fn host(&self) -> &str {
+        let rest = self.addr.split_once("://").unwrap().1;
+        rest.rsplit_once(':').unwrap().0
+    }
+
+    pub fn port(&self) -> &str {
+        self.addr.rsplit_once(':').unwrap().1
+    }
+
+    pub fn protocol(&self) -> &str {
+        self.addr.split_once("://").unwrap().0
+    }
+
+    /// kong.conf settings that reach this server.
+    pub fn settings(&self, kv: &str, mount: &str) -> String {
+        format!(
+            "vault_hcv_protocol = {}\nvault_hcv_host = {}\nvault_hcv_port = {}\n\
+             vault_hcv_kv = {kv}\nvault_hcv_mount = {mount}\n",
+            self.protocol(),
+            self.host(),
+            self.port()
+        )
+    }
+
+    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.api_in(None, method, path, body)
+    }
+
+    pub fn api_in(&self, namespace: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/v1/{path}", self.addr);
+        let mut headers = vec![("X-Vault-Token", self.token.as_str())];
+        if let Some(ns) = namespace {
+            headers.push(("X-Vault-Namespace", ns));
+        }
+        call(method, &url, &headers, body)
+    }
+
+    /// Writes a version of a KV v2 secret under `secret/`; returns its version.
+    pub fn write_kv2(&self, path: &str, data: Value) -> u64 {
+        let (status, body) = self.api("POST", &format!("secret/data/{path}"), Some(json!({"data": data})));
+        assert_eq!(status, 200, "{body}");
+        body["data"]["version"].as_u64().unwrap()
+    }
+
+    pub fn write_kv1(&self, path: &str, data: Value) {
+        let (status, body) = self.api("POST", &format!("kv1/{path}"), Some(data));
+        assert_eq!(status, 204, "{body}");
+    }
+
+    /// A policy that reads `secret/`, `kv1/` and denies `secret/data/forbidden/*`.
+    pub fn read_policy(&self) -> &'static str {
+        let (status, body) = self.api(
+            "PUT",
+            "sys/policies/acl/secret-ref-read",
+            Some(json!({"policy": "path \"secret/*\" { capabilities = [\"read\", \"list\"] }\n\
+                path \"kv1/*\" { capabilities = [\"read\", \"list\"] }\n\
+                path \"secret/data/forbidden/*\" { capabilities = [\"deny\"] }"})),
+        );
+        assert_eq!(status, 204, "{body}");
+        "secret-ref-read"
+    }
+
+    /// How many reads the audit log holds for `path` (as Vault writes it, without /v1/).
+    pub fn audited(&self, path: &str) -> usize {
+        self.audited_op(path, "read")
+    }
+
+    /// How many requests of an operation (`read`, `update`, ...) the audit log holds.
+    pub fn audited_op(&self, path: &str, operation: &str) -> usize {
+        let Ok(log) = std::env::var("SECRET_REF_TEST_AUDIT_LOG") else {
+            panic!("SECRET_REF_TEST_AUDIT_LOG is not set");
+        };
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["type"] == "request" && v["request"]["path"] == path)
+            .filter(|v| v["request"]["operation"] == operation)
+            .count()
+    }
+}
+
+/// moto's Secrets Manager.
+pub struct Moto {
+    pub url: String,
+}
+
+impl Moto {
+    pub fn new() -> Option<Moto> {
+        Some(Moto {
+            url: server("SECRET_REF_TEST_MOTO_URL")?,
+        })
+    }
+
+    pub fn call(&self, action: &str, body: Value) -> (u16, Value) {
+        self.call_in("us-east-1", action, body)
+    }
+
+    pub fn call_in(&self, region: &str, action: &str, body: Value) -> (u16, Value) {
+        let target = format!("secretsmanager.{action}");
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/20260101/{region}/secretsmanager/aws4_request"
+        );
+        call(
+            "POST",
+            &format!("{}/", self.url),
+            &[
+                ("X-Amz-Target", target.as_str()),
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Authorization", auth.as_str()),
+            ],
+            Some(body),
+        )
+    }
+
+    /// kong.conf settings that reach this server.
+    pub fn settings(&self) -> String {
+        format!("vault_aws_region = us-east-1\nvault_aws_endpoint_url = {}\n", self.url)
+    }
+
+    /// How many GetSecretValue calls moto saw for `name`.
+    pub fn gets(&self, name: &str) -> usize {
+        let log = std::env::var("SECRET_REF_TEST_MOTO_RECORDING").expect("moto recording");
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["headers"]["X-Amz-Target"] == "secretsmanager.GetSecretValue")
+            .filter(|v| {
+                let body = v["body"].as_str().unwrap_or_default();
+                let decoded = if v["body_encoded"] == true {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                serde_json::from_slice::<Value>(&decoded)
+                    .map(|b| b["SecretId"] == name)
+                    .unwrap_or(false)
+            })
+            .count()
+    }
+}

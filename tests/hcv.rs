@@ -1,0 +1,441 @@
+//! The `hcv` vault against a real OpenBao (HashiCorp Vault's open-source fork), configured
+//! the way Kong is: `vault_hcv_*` settings, and the same options in a reference's query.
+#![cfg(feature = "hcv")]
+
+mod common;
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Bao, unique};
+use secret_ref::kong_conf::Loader;
+use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
+use serde::Deserialize;
+use serde_json::json;
+
+fn resolver(settings: &str) -> Resolver {
+    Loader::new()
+        .text("kong.conf", settings)
+        .load()
+        .unwrap()
+        .resolver()
+        .unwrap()
+}
+
+fn get(r: &Resolver, reference: &str) -> Result<String, secret_ref::Error> {
+    r.get(reference).map(|s| s.expose_secret().clone())
+}
+
+#[test]
+fn kv2_versions_keys_and_errors() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("kv2");
+    bao.write_kv2(&p, json!({"user": "u1", "password": "p1", "port": 5432}));
+    bao.write_kv2(&p, json!({"user": "u2", "password": "p2", "port": 5433}));
+    let r = resolver(&format!("{}vault_hcv_token = {}", bao.settings("v2", "secret"), bao.token));
+
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "p2");
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap(), "p1");
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password#2}}")).unwrap(), "p2");
+    let whole: serde_json::Value =
+        serde_json::from_str(&get(&r, &format!("{{vault://hcv/{p}/}}")).unwrap()).unwrap();
+    assert_eq!(whole, json!({"user": "u2", "password": "p2", "port": 5433}));
+
+    #[derive(Deserialize, ResolveSecrets)]
+    struct Pg {
+        user: Secret<String>,
+        port: Secret<u16>,
+    }
+    let mut pg: Pg = serde_json::from_value(json!({
+        "user": format!("{{vault://hcv/{p}/user#1}}"),
+        "port": format!("{{vault://hcv/{p}/port}}"),
+    }))
+    .unwrap();
+    pg.resolve_secrets(&r).unwrap();
+    assert_eq!((pg.user.expose_secret().as_str(), *pg.port.expose_secret()), ("u1", 5433));
+
+    let kind = |reference: String| get(&r, &reference).unwrap_err().kind();
+    assert_eq!(kind(format!("{{vault://hcv/{p}/nope}}")), ErrorKind::KeyNotFound);
+    assert_eq!(kind(format!("{{vault://hcv/{p}-missing/password}}")), ErrorKind::NotFound);
+    assert_eq!(kind(format!("{{vault://hcv/{p}/password#9}}")), ErrorKind::NotFound);
+    // A deleted version.
+    let (status, _) = bao.api("POST", &format!("secret/delete/{p}"), Some(json!({"versions": [1]})));
+    assert_eq!(status, 204);
+    // The resolver keeps what it read (no ttl): forget it to ask again.
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap(), "p1");
+    r.clear_cache();
+    let err = get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("deleted or destroyed"), "{err}");
+}
+
+#[test]
+fn every_setting_is_also_a_query_option() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("query");
+    bao.write_kv2(&p, json!({"password": "from-query"}));
+    // No settings at all: Kong's defaults (127.0.0.1:8200, kv v1) are overridden per reference.
+    let r = Resolver::new();
+    let reference = format!(
+        "{{vault://hcv/{p}/password?protocol={}&host={}&port={}&kv=v2&mount=/secret/&token={}}}",
+        bao.protocol(),
+        bao.host(),
+        bao.port(),
+        bao.token
+    );
+    assert_eq!(get(&r, &reference).unwrap(), "from-query");
+    let err = get(&r, &format!("{{vault://hcv/{p}/password?kv=v9}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+}
+
+#[test]
+fn kv1() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("kv1");
+    bao.write_kv1(&p, json!({"password": "v1-secret"}));
+    // KV v1 is Kong's default.
+    let r = resolver(&format!(
+        "vault_hcv_host = {}\nvault_hcv_port = {}\nvault_hcv_mount = kv1\nvault_hcv_token = {}",
+        bao.host(),
+        bao.port(),
+        bao.token
+    ));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "v1-secret");
+    let err = get(&r, &format!("{{vault://hcv/{p}/password#2}}")).unwrap_err();
+    assert!(err.to_string().contains("has no versions"), "{err}");
+}
+
+#[test]
+fn namespaces() {
+    let Some(bao) = Bao::plain() else { return };
+    let ns = unique("ns");
+    let (status, body) = bao.api("POST", &format!("sys/namespaces/{ns}"), Some(json!({})));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = bao.api_in(
+        Some(&ns),
+        "POST",
+        "sys/mounts/secret",
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = bao.api_in(
+        Some(&ns),
+        "POST",
+        "secret/data/app",
+        Some(json!({"data": {"password": "in-namespace"}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let base = format!("{}vault_hcv_token = {}\n", bao.settings("v2", "secret"), bao.token);
+    let r = resolver(&format!("{base}vault_hcv_namespace = {ns}"));
+    assert_eq!(get(&r, "{vault://hcv/app/password}").unwrap(), "in-namespace");
+    let r = resolver(&base);
+    assert_eq!(get(&r, "{vault://hcv/app/password}").unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn permission_denied_and_tokens_never_leak() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("denied");
+    bao.write_kv2(&p, json!({"password": "x"}));
+    const CANARY: &str = "s.c4n4ryT0ken";
+    let conf = Loader::new()
+        .text(
+            "kong.conf",
+            &format!("{}vault_hcv_token = {CANARY}", bao.settings("v2", "secret")),
+        )
+        .load()
+        .unwrap();
+    let r = conf.resolver().unwrap();
+    let err = get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}"), format!("{r:?}"), format!("{conf:?}")] {
+        assert!(!text.contains("c4n4ry"), "leaked the token");
+    }
+    let err = get(&r, &format!("{{vault://hcv/{p}/password?token={CANARY}x}}")).unwrap_err();
+    assert!(!err.to_string().contains("c4n4ry"));
+    assert!(err.to_string().contains("token=***"));
+
+    // A real token whose policy denies the path.
+    let policy = bao.read_policy();
+    let (status, body) = bao.api(
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": [policy], "ttl": "10m"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let token = body["auth"]["client_token"].as_str().unwrap();
+    bao.write_kv2(&format!("forbidden/{p}"), json!({"password": "x"}));
+    let r = resolver(&format!("{}vault_hcv_token = {token}", bao.settings("v2", "secret")));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "x");
+    let err = get(&r, &format!("{{vault://hcv/forbidden/{p}/password}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(!err.to_string().contains(token));
+}
+
+fn approle(bao: &Bao) -> (String, String, String) {
+    let policy = bao.read_policy();
+    let role = unique("role");
+    let (status, body) = bao.api(
+        "POST",
+        &format!("auth/approle/role/{role}"),
+        Some(json!({"token_policies": [policy], "token_ttl": "1h"})),
+    );
+    assert_eq!(status, 204, "{body}");
+    let (_, body) = bao.api("GET", &format!("auth/approle/role/{role}/role-id"), None);
+    let role_id = body["data"]["role_id"].as_str().unwrap().to_owned();
+    let (_, body) = bao.api("POST", &format!("auth/approle/role/{role}/secret-id"), None);
+    let secret_id = body["data"]["secret_id"].as_str().unwrap().to_owned();
+    (role, role_id, secret_id)
+}
+
+#[test]
+fn approle_logs_in_once() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("approle");
+    for i in 0..3 {
+        bao.write_kv2(&format!("{p}/{i}"), json!({"password": format!("p{i}")}));
+    }
+    let (role, role_id, secret_id) = approle(&bao);
+    let logins = || bao.audited_op("auth/approle/login", "update");
+    let before = logins();
+    let r = resolver(&format!(
+        "{}vault_hcv_auth_method = approle\nvault_hcv_approle_role_id = {role_id}\n\
+         vault_hcv_approle_secret_id = {secret_id}",
+        bao.settings("v2", "secret")
+    ));
+    for i in 0..3 {
+        assert_eq!(get(&r, &format!("{{vault://hcv/{p}/{i}/password}}")).unwrap(), format!("p{i}"));
+    }
+    assert_eq!(logins() - before, 1, "one login for three secrets");
+
+    // The secret id from a file.
+    let file = std::env::temp_dir().join(unique("secret-id"));
+    std::fs::write(&file, format!("{secret_id}\n")).unwrap();
+    let r = resolver(&format!(
+        "{}vault_hcv_auth_method = approle\nvault_hcv_approle_role_id = {role_id}\n\
+         vault_hcv_approle_secret_id_file = {}",
+        bao.settings("v2", "secret"),
+        file.display()
+    ));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/0/password}}")).unwrap(), "p0");
+    std::fs::remove_file(&file).unwrap();
+
+    // A response-wrapped secret id, unwrapped first.
+    let url = format!("{}/v1/auth/approle/role/{role}/secret-id", bao.addr);
+    let (status, body) = common::call(
+        "POST",
+        &url,
+        &[("X-Vault-Token", &bao.token), ("X-Vault-Wrap-TTL", "120s")],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let wrapping = body["wrap_info"]["token"].as_str().unwrap();
+    let r = resolver(&format!(
+        "{}vault_hcv_auth_method = approle\nvault_hcv_approle_role_id = {role_id}\n\
+         vault_hcv_approle_secret_id = {wrapping}\nvault_hcv_approle_response_wrapping = on",
+        bao.settings("v2", "secret")
+    ));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/1/password}}")).unwrap(), "p1");
+
+    // A wrong secret id.
+    let r = resolver(&format!(
+        "{}vault_hcv_auth_method = approle\nvault_hcv_approle_role_id = {role_id}\n\
+         vault_hcv_approle_secret_id = c4n4ry-wrong",
+        bao.settings("v2", "secret")
+    ));
+    let err = get(&r, &format!("{{vault://hcv/{p}/0/password}}")).unwrap_err();
+    assert!(err.to_string().contains("approle login"), "{err}");
+    assert!(!err.to_string().contains("c4n4ry"));
+}
+
+#[test]
+fn kubernetes_auth() {
+    let Some(bao) = Bao::plain() else { return };
+    let Some(jwt) = common::server("SECRET_REF_TEST_K8S_JWT") else { return };
+    let p = unique("kube");
+    bao.write_kv2(&p, json!({"password": "from-kubernetes"}));
+    let policy = bao.read_policy();
+    let role = unique("kube-role");
+    let (status, body) = bao.api(
+        "POST",
+        &format!("auth/kubernetes/role/{role}"),
+        Some(json!({
+            "bound_service_account_names": ["secret-ref"],
+            "bound_service_account_namespaces": ["default"],
+            "token_policies": [policy],
+            "token_ttl": "1h"
+        })),
+    );
+    assert_eq!(status, 204, "{body}");
+    let token_file = std::env::temp_dir().join(unique("sa-token"));
+    std::fs::write(&token_file, &jwt).unwrap();
+    let r = resolver(&format!(
+        "{}vault_hcv_auth_method = kubernetes\nvault_hcv_kube_role = {role}\n\
+         vault_hcv_kube_api_token_file = {}",
+        bao.settings("v2", "secret"),
+        token_file.display()
+    ));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "from-kubernetes");
+    std::fs::remove_file(&token_file).unwrap();
+}
+
+#[test]
+fn tls_with_a_custom_ca_and_verification_on_by_default() {
+    let Some(bao) = Bao::tls() else { return };
+    let Some(ca) = common::server("SECRET_REF_TEST_BAO_CACERT") else { return };
+    let p = unique("tls");
+    bao.write_kv2_tls(&p, &ca);
+    let base = format!("{}vault_hcv_token = {}\n", bao.settings("v2", "secret"), bao.token);
+    let r = resolver(&format!("{base}vault_hcv_ca_cert = {ca}"));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "over-tls");
+    // Without the CA, the certificate is refused.
+    let err = get(&resolver(&base), &format!("{{vault://hcv/{p}/password}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(err.to_string().contains("certificate"), "{err}");
+    // Unless verification is turned off.
+    let r = resolver(&format!("{base}vault_hcv_ssl_verify = off"));
+    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "over-tls");
+}
+
+trait TlsWrite {
+    fn write_kv2_tls(&self, path: &str, ca: &str);
+}
+
+impl TlsWrite for Bao {
+    /// Writes with curl, given the dev CA (the tests' own client trusts only public roots).
+    fn write_kv2_tls(&self, path: &str, ca: &str) {
+        let status = std::process::Command::new("curl")
+            .args(["-sS", "--noproxy", "*", "--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["-H", &format!("X-Vault-Token: {}", self.token)])
+            .args(["-X", "POST", "-d", r#"{"data":{"password":"over-tls"}}"#])
+            .arg(format!("{}/v1/secret/data/{path}", self.addr))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&status.stdout), "200");
+    }
+}
+
+#[test]
+fn unreachable_servers_and_timeouts() {
+    if Bao::plain().is_none() {
+        return;
+    }
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let r = resolver(&format!("vault_hcv_port = {closed}\nvault_hcv_token = t"));
+    let err = get(&r, "{vault://hcv/a/b}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(err.to_string().contains(&format!("127.0.0.1:{closed}")), "{err}");
+
+    // A server that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for conn in silent.incoming().flatten() {
+            keep.lock().unwrap().push(conn);
+        }
+    });
+    let r = resolver(&format!(
+        "vault_hcv_port = {port}\nvault_hcv_token = t\nvault_hcv_read_timeout = 0.5"
+    ));
+    let err = get(&r, "{vault://hcv/a/b}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(err.to_string().contains("timeout"), "{err}");
+}
+
+/// The cache, proved by the server's audit log: 100 references over 10 secrets cost 10
+/// requests, and resolving again within the ttl costs none.
+#[test]
+fn one_hundred_references_over_ten_secrets_cost_ten_requests() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("cache");
+    for i in 0..10 {
+        bao.write_kv2(&format!("{p}/s{i}"), json!({"a": format!("a{i}"), "b": format!("b{i}")}));
+    }
+    let r = resolver(&format!(
+        "{}vault_hcv_token = {}\nvault_hcv_ttl = 60",
+        bao.settings("v2", "secret"),
+        bao.token
+    ));
+    let references: Vec<String> = (0..100)
+        .map(|n| {
+            let (i, key) = (n % 10, if n % 2 == 0 { "a" } else { "b" });
+            format!("{{vault://hcv/{p}/s{i}/{key}}}")
+        })
+        .collect();
+    let mut secrets: Vec<Secret<String>> = serde_json::from_value(json!(references)).unwrap();
+    secrets.resolve_secrets(&r).unwrap();
+    assert_eq!(secrets[13].expose_secret(), "b3");
+    let requests = || (0..10).map(|i| bao.audited(&format!("secret/data/{p}/s{i}"))).sum::<usize>();
+    assert_eq!(requests(), 10);
+    let mut again: Vec<Secret<String>> = serde_json::from_value(json!(references)).unwrap();
+    again.resolve_secrets(&r).unwrap();
+    assert_eq!(requests(), 10, "within the ttl, from the cache");
+}
+
+/// A server of the test's own, stopped mid-run: `resurrect_ttl` keeps serving the last value,
+/// with a warning, then the failure stands.
+#[test]
+fn resurrect_ttl_when_the_server_stops() {
+    if Bao::plain().is_none() {
+        return;
+    }
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/bao");
+    assert!(bin.exists(), "{} is installed by .ci/servers.sh", bin.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(&bin)
+        .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
+        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let own = Bao {
+        addr: format!("http://127.0.0.1:{port}"),
+        token: "root".into(),
+    };
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && common::call("GET", &format!("{}/v1/sys/health", own.addr), &[], None).0 == 200
+    });
+    assert!(ready, "bao did not start");
+    own.write_kv2("db", json!({"password": "before-the-outage"}));
+
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let seen = warnings.clone();
+    let r = Loader::new()
+        .text(
+            "kong.conf",
+            &format!(
+                "{}vault_hcv_token = root\nvault_hcv_ttl = 1\nvault_hcv_resurrect_ttl = 3\n\
+                 vault_hcv_connect_timeout = 0.5",
+                own.settings("v2", "secret")
+            ),
+        )
+        .load()
+        .unwrap()
+        .configure(Resolver::builder().on_warning(move |f| seen.lock().unwrap().push(f.to_string())))
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(get(&r, "{vault://hcv/db/password}").unwrap(), "before-the-outage");
+
+    server.kill().unwrap();
+    let mut out = String::new();
+    let _ = server.stdout.take().unwrap().read_to_string(&mut out);
+    server.wait().unwrap();
+
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(get(&r, "{vault://hcv/db/password}").unwrap(), "before-the-outage");
+    let seen = warnings.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].contains("serving the previous value"), "{}", seen[0]);
+
+    std::thread::sleep(Duration::from_millis(3500));
+    let err = get(&r, "{vault://hcv/db/password}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable, "past resurrect_ttl: {err}");
+}
