@@ -33,11 +33,24 @@ fn kv2_versions_keys_and_errors() {
     let p = unique("kv2");
     bao.write_kv2(&p, json!({"user": "u1", "password": "p1", "port": 5432}));
     bao.write_kv2(&p, json!({"user": "u2", "password": "p2", "port": 5433}));
-    let r = resolver(&format!("{}vault_hcv_token = {}", bao.settings("v2", "secret"), bao.token));
+    let r = resolver(&format!(
+        "{}vault_hcv_token = {}",
+        bao.settings("v2", "secret"),
+        bao.token
+    ));
 
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "p2");
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap(), "p1");
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password#2}}")).unwrap(), "p2");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(),
+        "p2"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap(),
+        "p1"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password#2}}")).unwrap(),
+        "p2"
+    );
     let whole: serde_json::Value =
         serde_json::from_str(&get(&r, &format!("{{vault://hcv/{p}/}}")).unwrap()).unwrap();
     assert_eq!(whole, json!({"user": "u2", "password": "p2", "port": 5433}));
@@ -53,17 +66,36 @@ fn kv2_versions_keys_and_errors() {
     }))
     .unwrap();
     pg.resolve_secrets(&r).unwrap();
-    assert_eq!((pg.user.expose_secret().as_str(), *pg.port.expose_secret()), ("u1", 5433));
+    assert_eq!(
+        (pg.user.expose_secret().as_str(), *pg.port.expose_secret()),
+        ("u1", 5433)
+    );
 
     let kind = |reference: String| get(&r, &reference).unwrap_err().kind();
-    assert_eq!(kind(format!("{{vault://hcv/{p}/nope}}")), ErrorKind::KeyNotFound);
-    assert_eq!(kind(format!("{{vault://hcv/{p}-missing/password}}")), ErrorKind::NotFound);
-    assert_eq!(kind(format!("{{vault://hcv/{p}/password#9}}")), ErrorKind::NotFound);
+    assert_eq!(
+        kind(format!("{{vault://hcv/{p}/nope}}")),
+        ErrorKind::KeyNotFound
+    );
+    assert_eq!(
+        kind(format!("{{vault://hcv/{p}-missing/password}}")),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(format!("{{vault://hcv/{p}/password#9}}")),
+        ErrorKind::NotFound
+    );
     // A deleted version.
-    let (status, _) = bao.api("POST", &format!("secret/delete/{p}"), Some(json!({"versions": [1]})));
+    let (status, _) = bao.api(
+        "POST",
+        &format!("secret/delete/{p}"),
+        Some(json!({"versions": [1]})),
+    );
     assert_eq!(status, 204);
     // The resolver keeps what it read (no ttl): forget it to ask again.
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap(), "p1");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap(),
+        "p1"
+    );
     r.clear_cache();
     let err = get(&r, &format!("{{vault://hcv/{p}/password#1}}")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -101,7 +133,10 @@ fn kv1() {
         bao.port(),
         bao.token
     ));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "v1-secret");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(),
+        "v1-secret"
+    );
     let err = get(&r, &format!("{{vault://hcv/{p}/password#2}}")).unwrap_err();
     assert!(err.to_string().contains("has no versions"), "{err}");
 }
@@ -126,11 +161,21 @@ fn namespaces() {
         Some(json!({"data": {"password": "in-namespace"}})),
     );
     assert_eq!(status, 200, "{body}");
-    let base = format!("{}vault_hcv_token = {}\n", bao.settings("v2", "secret"), bao.token);
+    let base = format!(
+        "{}vault_hcv_token = {}\n",
+        bao.settings("v2", "secret"),
+        bao.token
+    );
     let r = resolver(&format!("{base}vault_hcv_namespace = {ns}"));
-    assert_eq!(get(&r, "{vault://hcv/app/password}").unwrap(), "in-namespace");
+    assert_eq!(
+        get(&r, "{vault://hcv/app/password}").unwrap(),
+        "in-namespace"
+    );
     let r = resolver(&base);
-    assert_eq!(get(&r, "{vault://hcv/app/password}").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        get(&r, "{vault://hcv/app/password}").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }
 
 #[test]
@@ -149,7 +194,13 @@ fn permission_denied_and_tokens_never_leak() {
     let r = conf.resolver().unwrap();
     let err = get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
-    for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}"), format!("{r:?}"), format!("{conf:?}")] {
+    for text in [
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{err:#?}"),
+        format!("{r:?}"),
+        format!("{conf:?}"),
+    ] {
         assert!(!text.contains("c4n4ry"), "leaked the token");
     }
     let err = get(&r, &format!("{{vault://hcv/{p}/password?token={CANARY}x}}")).unwrap_err();
@@ -166,8 +217,14 @@ fn permission_denied_and_tokens_never_leak() {
     assert_eq!(status, 200, "{body}");
     let token = body["auth"]["client_token"].as_str().unwrap();
     bao.write_kv2(&format!("forbidden/{p}"), json!({"password": "x"}));
-    let r = resolver(&format!("{}vault_hcv_token = {token}", bao.settings("v2", "secret")));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "x");
+    let r = resolver(&format!(
+        "{}vault_hcv_token = {token}",
+        bao.settings("v2", "secret")
+    ));
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(),
+        "x"
+    );
     let err = get(&r, &format!("{{vault://hcv/forbidden/{p}/password}}")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     assert!(!err.to_string().contains(token));
@@ -205,7 +262,10 @@ fn approle_logs_in_once() {
         bao.settings("v2", "secret")
     ));
     for i in 0..3 {
-        assert_eq!(get(&r, &format!("{{vault://hcv/{p}/{i}/password}}")).unwrap(), format!("p{i}"));
+        assert_eq!(
+            get(&r, &format!("{{vault://hcv/{p}/{i}/password}}")).unwrap(),
+            format!("p{i}")
+        );
     }
     assert_eq!(logins() - before, 1, "one login for three secrets");
 
@@ -218,7 +278,10 @@ fn approle_logs_in_once() {
         bao.settings("v2", "secret"),
         file.display()
     ));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/0/password}}")).unwrap(), "p0");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/0/password}}")).unwrap(),
+        "p0"
+    );
     std::fs::remove_file(&file).unwrap();
 
     // A response-wrapped secret id, unwrapped first.
@@ -236,7 +299,10 @@ fn approle_logs_in_once() {
          vault_hcv_approle_secret_id = {wrapping}\nvault_hcv_approle_response_wrapping = on",
         bao.settings("v2", "secret")
     ));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/1/password}}")).unwrap(), "p1");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/1/password}}")).unwrap(),
+        "p1"
+    );
 
     // A wrong secret id.
     let r = resolver(&format!(
@@ -252,7 +318,9 @@ fn approle_logs_in_once() {
 #[test]
 fn kubernetes_auth() {
     let Some(bao) = Bao::plain() else { return };
-    let Some(jwt) = common::server("SECRET_REF_TEST_K8S_JWT") else { return };
+    let Some(jwt) = common::server("SECRET_REF_TEST_K8S_JWT") else {
+        return;
+    };
     let p = unique("kube");
     bao.write_kv2(&p, json!({"password": "from-kubernetes"}));
     let policy = bao.read_policy();
@@ -276,26 +344,41 @@ fn kubernetes_auth() {
         bao.settings("v2", "secret"),
         token_file.display()
     ));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "from-kubernetes");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(),
+        "from-kubernetes"
+    );
     std::fs::remove_file(&token_file).unwrap();
 }
 
 #[test]
 fn tls_with_a_custom_ca_and_verification_on_by_default() {
     let Some(bao) = Bao::tls() else { return };
-    let Some(ca) = common::server("SECRET_REF_TEST_BAO_CACERT") else { return };
+    let Some(ca) = common::server("SECRET_REF_TEST_BAO_CACERT") else {
+        return;
+    };
     let p = unique("tls");
     bao.write_kv2_tls(&p, &ca);
-    let base = format!("{}vault_hcv_token = {}\n", bao.settings("v2", "secret"), bao.token);
+    let base = format!(
+        "{}vault_hcv_token = {}\n",
+        bao.settings("v2", "secret"),
+        bao.token
+    );
     let r = resolver(&format!("{base}vault_hcv_ca_cert = {ca}"));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "over-tls");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(),
+        "over-tls"
+    );
     // Without the CA, the certificate is refused.
     let err = get(&resolver(&base), &format!("{{vault://hcv/{p}/password}}")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
     assert!(err.to_string().contains("certificate"), "{err}");
     // Unless verification is turned off.
     let r = resolver(&format!("{base}vault_hcv_ssl_verify = off"));
-    assert_eq!(get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(), "over-tls");
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/password}}")).unwrap(),
+        "over-tls"
+    );
 }
 
 trait TlsWrite {
@@ -306,7 +389,17 @@ impl TlsWrite for Bao {
     /// Writes with curl, given the dev CA (the tests' own client trusts only public roots).
     fn write_kv2_tls(&self, path: &str, ca: &str) {
         let status = std::process::Command::new("curl")
-            .args(["-sS", "--noproxy", "*", "--cacert", ca, "-o", "/dev/null", "-w", "%{http_code}"])
+            .args([
+                "-sS",
+                "--noproxy",
+                "*",
+                "--cacert",
+                ca,
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
             .args(["-H", &format!("X-Vault-Token: {}", self.token)])
             .args(["-X", "POST", "-d", r#"{"data":{"password":"over-tls"}}"#])
             .arg(format!("{}/v1/secret/data/{path}", self.addr))
@@ -322,11 +415,18 @@ fn unreachable_servers_and_timeouts() {
         return;
     }
     // A port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let r = resolver(&format!("vault_hcv_port = {closed}\nvault_hcv_token = t"));
     let err = get(&r, "{vault://hcv/a/b}").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
-    assert!(err.to_string().contains(&format!("127.0.0.1:{closed}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{closed}")),
+        "{err}"
+    );
 
     // A server that accepts and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -353,7 +453,10 @@ fn one_hundred_references_over_ten_secrets_cost_ten_requests() {
     let Some(bao) = Bao::plain() else { return };
     let p = unique("cache");
     for i in 0..10 {
-        bao.write_kv2(&format!("{p}/s{i}"), json!({"a": format!("a{i}"), "b": format!("b{i}")}));
+        bao.write_kv2(
+            &format!("{p}/s{i}"),
+            json!({"a": format!("a{i}"), "b": format!("b{i}")}),
+        );
     }
     let r = resolver(&format!(
         "{}vault_hcv_token = {}\nvault_hcv_ttl = 60",
@@ -369,7 +472,11 @@ fn one_hundred_references_over_ten_secrets_cost_ten_requests() {
     let mut secrets: Vec<Secret<String>> = serde_json::from_value(json!(references)).unwrap();
     secrets.resolve_secrets(&r).unwrap();
     assert_eq!(secrets[13].expose_secret(), "b3");
-    let requests = || (0..10).map(|i| bao.audited(&format!("secret/data/{p}/s{i}"))).sum::<usize>();
+    let requests = || {
+        (0..10)
+            .map(|i| bao.audited(&format!("secret/data/{p}/s{i}")))
+            .sum::<usize>()
+    };
     assert_eq!(requests(), 10);
     let mut again: Vec<Secret<String>> = serde_json::from_value(json!(references)).unwrap();
     again.resolve_secrets(&r).unwrap();
@@ -384,10 +491,23 @@ fn resurrect_ttl_when_the_server_stops() {
         return;
     }
     let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/bao");
-    assert!(bin.exists(), "{} is installed by .ci/servers.sh", bin.display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    assert!(
+        bin.exists(),
+        "{} is installed by .ci/servers.sh",
+        bin.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = std::process::Command::new(&bin)
-        .args(["server", "-dev", "-dev-root-token-id=root", "-dev-no-store-token"])
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            "-dev-no-store-token",
+        ])
         .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -418,11 +538,16 @@ fn resurrect_ttl_when_the_server_stops() {
         )
         .load()
         .unwrap()
-        .configure(Resolver::builder().on_warning(move |f| seen.lock().unwrap().push(f.to_string())))
+        .configure(
+            Resolver::builder().on_warning(move |f| seen.lock().unwrap().push(f.to_string())),
+        )
         .unwrap()
         .build()
         .unwrap();
-    assert_eq!(get(&r, "{vault://hcv/db/password}").unwrap(), "before-the-outage");
+    assert_eq!(
+        get(&r, "{vault://hcv/db/password}").unwrap(),
+        "before-the-outage"
+    );
 
     server.kill().unwrap();
     let mut out = String::new();
@@ -430,12 +555,23 @@ fn resurrect_ttl_when_the_server_stops() {
     server.wait().unwrap();
 
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(get(&r, "{vault://hcv/db/password}").unwrap(), "before-the-outage");
+    assert_eq!(
+        get(&r, "{vault://hcv/db/password}").unwrap(),
+        "before-the-outage"
+    );
     let seen = warnings.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
-    assert!(seen[0].contains("serving the previous value"), "{}", seen[0]);
+    assert!(
+        seen[0].contains("serving the previous value"),
+        "{}",
+        seen[0]
+    );
 
     std::thread::sleep(Duration::from_millis(3500));
     let err = get(&r, "{vault://hcv/db/password}").unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unreachable, "past resurrect_ttl: {err}");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Unreachable,
+        "past resurrect_ttl: {err}"
+    );
 }

@@ -82,7 +82,10 @@ fn build(settings: &Settings) -> Result<Agent, VaultError> {
                 })
                 .collect::<Result<_, _>>()
                 .map_err(|e| {
-                    VaultError::invalid_config(format!("ca_cert {} is not PEM: {e}", path.display()))
+                    VaultError::invalid_config(format!(
+                        "ca_cert {} is not PEM: {e}",
+                        path.display()
+                    ))
                 })?;
             if certs.is_empty() {
                 return Err(VaultError::invalid_config(format!(
@@ -192,7 +195,10 @@ mod tests {
     #[test]
     fn paths_and_hosts() {
         assert_eq!(encode_path("app/db creds/ü"), "app/db%20creds/%C3%BC");
-        assert_eq!(host_of("https://127.0.0.1:8200/v1/secret/data/x?version=2"), "https://127.0.0.1:8200");
+        assert_eq!(
+            host_of("https://127.0.0.1:8200/v1/secret/data/x?version=2"),
+            "https://127.0.0.1:8200"
+        );
     }
 
     #[test]

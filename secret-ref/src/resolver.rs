@@ -549,14 +549,26 @@ impl ResolverBuilder {
     /// The bundled vaults: `env`, and those compiled in by features. Constructing them does
     /// no I/O, so a resolver that never uses a vault pays nothing for it.
     fn new() -> Self {
-        let mut backends: Vec<(String, Arc<dyn Vault>)> = Vec::new();
-        backends.push(("env".to_owned(), Arc::new(EnvVault::new())));
-        #[cfg(feature = "fs")]
-        backends.push(("fs".to_owned(), Arc::new(crate::vault::fs::FsVault::new())));
-        #[cfg(feature = "hcv")]
-        backends.push(("hcv".to_owned(), Arc::new(crate::vault::hcv::HcvVault::new())));
-        #[cfg(feature = "aws")]
-        backends.push(("aws".to_owned(), Arc::new(crate::vault::aws::AwsVault::new())));
+        let bundled: [Option<(&str, Arc<dyn Vault>)>; 4] = [
+            Some(("env", Arc::new(EnvVault::new()))),
+            #[cfg(feature = "fs")]
+            Some(("fs", Arc::new(crate::vault::fs::FsVault::new()))),
+            #[cfg(not(feature = "fs"))]
+            None,
+            #[cfg(feature = "hcv")]
+            Some(("hcv", Arc::new(crate::vault::hcv::HcvVault::new()))),
+            #[cfg(not(feature = "hcv"))]
+            None,
+            #[cfg(feature = "aws")]
+            Some(("aws", Arc::new(crate::vault::aws::AwsVault::new()))),
+            #[cfg(not(feature = "aws"))]
+            None,
+        ];
+        let backends = bundled
+            .into_iter()
+            .flatten()
+            .map(|(name, vault)| (name.to_owned(), vault))
+            .collect();
         ResolverBuilder {
             backends,
             settings: Vec::new(),

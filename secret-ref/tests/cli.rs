@@ -241,3 +241,311 @@ fn run_resolves_the_environment_and_passes_the_exit_code() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("Error: "));
 }
+
+/// A server address, or `None` (skipped, with the reason printed) outside CI.
+#[cfg(any(feature = "hcv", feature = "aws"))]
+fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} is not set under CI"),
+        _ => {
+            eprintln!("skipping: {var} is not set (source .ci/servers.sh; start_servers)");
+            None
+        }
+    }
+}
+
+#[cfg(any(feature = "hcv", feature = "aws"))]
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "--noproxy", "*"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[cfg(any(feature = "hcv", feature = "aws"))]
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("cli-{name}-{}-{nanos}", std::process::id())
+}
+
+#[cfg(feature = "aws")]
+fn moto_call(url: &str, action: &str, body: &str) -> String {
+    curl(&[
+        "-X",
+        "POST",
+        &format!("{url}/"),
+        "-H",
+        &format!("X-Amz-Target: secretsmanager.{action}"),
+        "-H",
+        "Content-Type: application/x-amz-json-1.1",
+        "-H",
+        "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/secretsmanager/aws4_request",
+        "-d",
+        body,
+    ])
+}
+
+/// The issue's acceptance: OpenBao KV v2 (latest and #1) and moto (AWSCURRENT and #2), with
+/// every vault setting in a kong.conf and nothing else.
+#[cfg(all(feature = "hcv", feature = "aws"))]
+#[test]
+fn get_reads_openbao_and_moto_configured_by_kong_conf_alone() {
+    let (Some(bao), Some(token), Some(moto)) = (
+        server("SECRET_REF_TEST_BAO_ADDR"),
+        server("SECRET_REF_TEST_BAO_TOKEN"),
+        server("SECRET_REF_TEST_MOTO_URL"),
+    ) else {
+        return;
+    };
+    let p = unique("kv2");
+    for password in ["bao-v1", "bao-v2"] {
+        curl(&[
+            "-H",
+            &format!("X-Vault-Token: {token}"),
+            "-X",
+            "POST",
+            &format!("{bao}/v1/secret/data/{p}"),
+            "-d",
+            &format!(r#"{{"data":{{"password":"{password}"}}}}"#),
+        ]);
+    }
+    let name = unique("sm");
+    moto_call(
+        &moto,
+        "CreateSecret",
+        &format!(r#"{{"Name":"{name}","SecretString":"{{\"password\":\"aws-v1\"}}"}}"#),
+    );
+    moto_call(
+        &moto,
+        "PutSecretValue",
+        &format!(r#"{{"SecretId":"{name}","SecretString":"{{\"password\":\"aws-v2\"}}"}}"#),
+    );
+
+    let (host, port) = bao.trim_start_matches("http://").rsplit_once(':').unwrap();
+    let conf = temp_file(
+        "servers.conf",
+        &format!(
+            "vault_hcv_protocol = http\nvault_hcv_host = {host}\nvault_hcv_port = {port}\n\
+             vault_hcv_mount = secret\nvault_hcv_kv = v2\nvault_hcv_token = {token}\n\
+             vault_aws_region = us-east-1\nvault_aws_endpoint_url = {moto}\n"
+        ),
+    );
+    let conf = conf.to_str().unwrap();
+    // AWS credentials from the standard chain (the environment here); moto accepts any.
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("HOME", "/nonexistent"),
+    ];
+    let value = |reference: String| {
+        let out = cli(&env, &["get", &reference, "-c", conf]);
+        assert!(out.status.success(), "{reference}: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(value(format!("hcv/{p}/password")), "bao-v2\n");
+    assert_eq!(value(format!("{{vault://hcv/{p}/password#1}}")), "bao-v1\n");
+    assert_eq!(value(format!("aws/{name}/password")), "aws-v2\n");
+    assert_eq!(
+        value(format!("{{vault://aws/{name}/password#2}}")),
+        "aws-v1\n"
+    );
+}
+
+/// The AWS credential chain, each link in a process with an environment of its own.
+#[cfg(feature = "aws")]
+#[test]
+fn aws_credentials_come_from_the_standard_chain() {
+    let Some(moto) = server("SECRET_REF_TEST_MOTO_URL") else {
+        return;
+    };
+    let name = unique("chain");
+    moto_call(
+        &moto,
+        "CreateSecret",
+        &format!(r#"{{"Name":"{name}","SecretString":"chained"}}"#),
+    );
+    let conf = temp_file(
+        &format!("{name}.conf"),
+        &format!(
+            "vault_aws_region = us-east-1\nvault_aws_endpoint_url = {moto}\n\
+             vault_aws_sts_endpoint_url = {moto}\n"
+        ),
+    );
+    let conf = conf.to_str().unwrap();
+    let home = std::env::temp_dir().join(unique("home"));
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = c4n4ry-from-file\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        "[profile reader]\nrole_arn = arn:aws:iam::123456789012:role/reader\nsource_profile = default\n",
+    )
+    .unwrap();
+    let token = home.join("web-identity-token");
+    std::fs::write(&token, "a-web-identity-token").unwrap();
+    let home_s = home.to_str().unwrap();
+    let reference = format!("aws/{name}");
+    let run = |env: &[(&str, &str)]| cli(env, &["get", &reference, "-c", conf]);
+
+    // The shared credentials file.
+    let out = run(&[("HOME", home_s), ("AWS_EC2_METADATA_DISABLED", "true")]);
+    assert_eq!(stdout(&out), "chained\n", "{}", stderr(&out));
+    // A profile that assumes a role with the default profile's keys (the chain's own STS
+    // calls go where AWS's standard AWS_ENDPOINT_URL_STS says).
+    let out = run(&[
+        ("HOME", home_s),
+        ("AWS_PROFILE", "reader"),
+        ("AWS_ENDPOINT_URL_STS", &moto),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    assert_eq!(stdout(&out), "chained\n", "{}", stderr(&out));
+    // Web identity (Kubernetes IRSA): a token file and a role.
+    let out = run(&[
+        ("HOME", "/nonexistent"),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap()),
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa"),
+        ("AWS_ENDPOINT_URL_STS", &moto),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    assert_eq!(stdout(&out), "chained\n", "{}", stderr(&out));
+    // Nothing at all: a clear error, and no secret in it.
+    let out = run(&[
+        ("HOME", "/nonexistent"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no AWS credentials"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("c4n4ry"));
+    std::fs::remove_dir_all(&home).unwrap();
+}
+
+/// A stand-in for the container (ECS) and instance (IMDSv2) credential endpoints, answering
+/// as AWS documents them.
+#[cfg(feature = "aws")]
+fn fake_metadata() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut headers = Vec::new();
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                headers.push(h.to_ascii_lowercase());
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let (method, path) = (parts[0], parts[1]);
+            let creds = r#"{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":"ASIAFAKE","SecretAccessKey":"c4n4ry-meta","Token":"session","Expiration":"2099-01-01T00:00:00Z"}"#;
+            let (status, extra, body) = match (method, path) {
+                ("PUT", "/latest/api/token") => (
+                    "200 OK",
+                    "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n",
+                    "imds-token".to_owned(),
+                ),
+                ("GET", "/latest/meta-data/iam/security-credentials/") => {
+                    ("200 OK", "", "reader-role".to_owned())
+                }
+                ("GET", "/latest/meta-data/iam/security-credentials/reader-role") => {
+                    let ok = headers
+                        .iter()
+                        .any(|h| h.starts_with("x-aws-ec2-metadata-token: imds-token"));
+                    if ok {
+                        ("200 OK", "", creds.to_owned())
+                    } else {
+                        ("401 Unauthorized", "", String::new())
+                    }
+                }
+                ("GET", "/ecs-credentials") => {
+                    let ok = headers
+                        .iter()
+                        .any(|h| h.starts_with("authorization: ecs-auth"));
+                    if ok {
+                        ("200 OK", "", creds.to_owned())
+                    } else {
+                        ("401 Unauthorized", "", String::new())
+                    }
+                }
+                _ => ("404 Not Found", "", String::new()),
+            };
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn aws_credentials_from_container_and_instance_metadata() {
+    let Some(moto) = server("SECRET_REF_TEST_MOTO_URL") else {
+        return;
+    };
+    let name = unique("meta");
+    moto_call(
+        &moto,
+        "CreateSecret",
+        &format!(r#"{{"Name":"{name}","SecretString":"from-metadata"}}"#),
+    );
+    let conf = temp_file(
+        &format!("{name}.conf"),
+        &format!("vault_aws_region = us-east-1\nvault_aws_endpoint_url = {moto}\n"),
+    );
+    let conf = conf.to_str().unwrap();
+    let port = fake_metadata();
+    let reference = format!("aws/{name}");
+
+    // ECS / EKS Pod Identity: a full URI on loopback, with its authorization token.
+    let ecs = format!("http://127.0.0.1:{port}/ecs-credentials");
+    let out = cli(
+        &[
+            ("HOME", "/nonexistent"),
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &ecs),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-auth"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+        &["get", &reference, "-c", conf],
+    );
+    assert_eq!(stdout(&out), "from-metadata\n", "{}", stderr(&out));
+
+    // EC2 instance metadata, IMDSv2 (session token first).
+    let imds = format!("http://127.0.0.1:{port}");
+    let out = cli(
+        &[
+            ("HOME", "/nonexistent"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds),
+        ],
+        &["get", &reference, "-c", conf],
+    );
+    assert_eq!(stdout(&out), "from-metadata\n", "{}", stderr(&out));
+    assert!(!stderr(&out).contains("c4n4ry"));
+}

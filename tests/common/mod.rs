@@ -50,7 +50,12 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Calls a JSON API; returns the status and the body (`null` when empty).
-pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Value>) -> (u16, Value) {
+pub fn call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         request = request.header(*k, *v);
@@ -118,7 +123,13 @@ impl Bao {
         self.api_in(None, method, path, body)
     }
 
-    pub fn api_in(&self, namespace: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub fn api_in(
+        &self,
+        namespace: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let url = format!("{}/v1/{path}", self.addr);
         let mut headers = vec![("X-Vault-Token", self.token.as_str())];
         if let Some(ns) = namespace {
@@ -129,7 +140,11 @@ impl Bao {
 
     /// Writes a version of a KV v2 secret under `secret/`; returns its version.
     pub fn write_kv2(&self, path: &str, data: Value) -> u64 {
-        let (status, body) = self.api("POST", &format!("secret/data/{path}"), Some(json!({"data": data})));
+        let (status, body) = self.api(
+            "POST",
+            &format!("secret/data/{path}"),
+            Some(json!({"data": data})),
+        );
         assert_eq!(status, 200, "{body}");
         body["data"]["version"].as_u64().unwrap()
     }
@@ -144,9 +159,11 @@ impl Bao {
         let (status, body) = self.api(
             "PUT",
             "sys/policies/acl/secret-ref-read",
-            Some(json!({"policy": "path \"secret/*\" { capabilities = [\"read\", \"list\"] }\n\
+            Some(
+                json!({"policy": "path \"secret/*\" { capabilities = [\"read\", \"list\"] }\n\
                 path \"kv1/*\" { capabilities = [\"read\", \"list\"] }\n\
-                path \"secret/data/forbidden/*\" { capabilities = [\"deny\"] }"})),
+                path \"secret/data/forbidden/*\" { capabilities = [\"deny\"] }"}),
+            ),
         );
         assert_eq!(status, 204, "{body}");
         "secret-ref-read"
@@ -207,7 +224,10 @@ impl Moto {
 
     /// kong.conf settings that reach this server.
     pub fn settings(&self) -> String {
-        format!("vault_aws_region = us-east-1\nvault_aws_endpoint_url = {}\n", self.url)
+        format!(
+            "vault_aws_region = us-east-1\nvault_aws_endpoint_url = {}\n",
+            self.url
+        )
     }
 
     /// How many GetSecretValue calls moto saw for `name`.
@@ -222,7 +242,9 @@ impl Moto {
                 let body = v["body"].as_str().unwrap_or_default();
                 let decoded = if v["body_encoded"] == true {
                     use base64::Engine as _;
-                    base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()
+                    base64::engine::general_purpose::STANDARD
+                        .decode(body)
+                        .unwrap_or_default()
                 } else {
                     body.as_bytes().to_vec()
                 };

@@ -130,7 +130,9 @@ impl<'a> Settings<'a> {
         let host = get(config, "host").unwrap_or("127.0.0.1");
         let port = get(config, "port").unwrap_or("8200");
         if port.parse::<u16>().is_err() {
-            return Err(VaultError::invalid_config(format!("port `{port}` is not a port number")));
+            return Err(VaultError::invalid_config(format!(
+                "port `{port}` is not a port number"
+            )));
         }
         let host = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]")
@@ -215,7 +217,9 @@ impl Vault for HcvVault {
 
     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
         let settings = Settings::read(request.config())?;
-        let agent = self.agents.get(&http::Settings::from_config(request.config())?)?;
+        let agent = self
+            .agents
+            .get(&http::Settings::from_config(request.config())?)?;
         let path = encode_path(request.resource());
         let url = match (settings.kv, request.version()) {
             (Kv::V1, None | Some(1)) => format!("{}/v1/{}/{path}", settings.base, settings.mount),
@@ -235,13 +239,7 @@ impl Vault for HcvVault {
         let mut relogged = false;
         loop {
             let token = self.token(&settings, &agent, relogged)?;
-            let response = http::send(
-                &agent,
-                "GET",
-                &url,
-                &settings.headers(Some(&token)),
-                None,
-            )?;
+            let response = http::send(&agent, "GET", &url, &settings.headers(Some(&token)), None)?;
             match response.status {
                 200 => return data(&response.body, settings.kv, request.resource()),
                 404 if settings.kv == Kv::V2 => {
@@ -310,19 +308,38 @@ struct LoginAuth {
     lease_duration: u64,
 }
 
-fn login(settings: &Settings<'_>, agent: &ureq::Agent, path: &str, body: &[u8], what: &str) -> Result<Login, VaultError> {
-    let url = format!("{}/v1/auth/{}/login", settings.base, encode_path(path.trim_matches('/')));
+fn login(
+    settings: &Settings<'_>,
+    agent: &ureq::Agent,
+    path: &str,
+    body: &[u8],
+    what: &str,
+) -> Result<Login, VaultError> {
+    let url = format!(
+        "{}/v1/auth/{}/login",
+        settings.base,
+        encode_path(path.trim_matches('/'))
+    );
     let mut headers = settings.headers(None);
     headers.push(("Content-Type", "application/json"));
     let response = http::send(agent, "POST", &url, &headers, Some(body))?;
     if response.status != 200 {
-        return Err(status_error(response.status, &response.body, &format!("{what} login")));
+        return Err(status_error(
+            response.status,
+            &response.body,
+            &format!("{what} login"),
+        ));
     }
     let answer: LoginAnswer = serde_json::from_slice(&response.body).map_err(|e| {
-        VaultError::bad_response(format!("{what} login answered {}", crate::convert::json_error(&e)))
+        VaultError::bad_response(format!(
+            "{what} login answered {}",
+            crate::convert::json_error(&e)
+        ))
     })?;
     let Some(auth) = answer.auth else {
-        return Err(VaultError::bad_response(format!("{what} login answered no token")));
+        return Err(VaultError::bad_response(format!(
+            "{what} login answered no token"
+        )));
     };
     // Log in again a little before the lease ends.
     let until = (auth.lease_duration > 0).then(|| {
@@ -344,9 +361,14 @@ fn read_file(path: &str, what: &str) -> Result<Zeroizing<String>, VaultError> {
 fn approle(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultError> {
     let c = settings.config;
     let role_id = get(c, "approle_role_id").ok_or_else(|| {
-        VaultError::invalid_config("approle needs `approle_role_id` (kong.conf: vault_hcv_approle_role_id)")
+        VaultError::invalid_config(
+            "approle needs `approle_role_id` (kong.conf: vault_hcv_approle_role_id)",
+        )
     })?;
-    let mut secret_id = match (get(c, "approle_secret_id"), get(c, "approle_secret_id_file")) {
+    let mut secret_id = match (
+        get(c, "approle_secret_id"),
+        get(c, "approle_secret_id_file"),
+    ) {
         (Some(s), _) => Zeroizing::new(s.to_owned()),
         (None, Some(file)) => read_file(file, "approle_secret_id_file")?,
         (None, None) => {
@@ -381,12 +403,26 @@ fn unwrap_secret_id(
         secret_id: String,
     }
     let url = format!("{}/v1/sys/wrapping/unwrap", settings.base);
-    let response = http::send(agent, "POST", &url, &settings.headers(Some(wrapping)), Some(b"{}"))?;
+    let response = http::send(
+        agent,
+        "POST",
+        &url,
+        &settings.headers(Some(wrapping)),
+        Some(b"{}"),
+    )?;
     if response.status != 200 {
-        return Err(status_error(response.status, &response.body, "unwrapping the approle secret id"));
+        return Err(status_error(
+            response.status,
+            &response.body,
+            "unwrapping the approle secret id",
+        ));
     }
-    let answer: Unwrapped = serde_json::from_slice(&response.body)
-        .map_err(|e| VaultError::bad_response(format!("unwrap answered {}", crate::convert::json_error(&e))))?;
+    let answer: Unwrapped = serde_json::from_slice(&response.body).map_err(|e| {
+        VaultError::bad_response(format!(
+            "unwrap answered {}",
+            crate::convert::json_error(&e)
+        ))
+    })?;
     answer
         .data
         .map(|d| Zeroizing::new(d.secret_id))
@@ -398,12 +434,15 @@ const KUBE_TOKEN_FILE: &str = "/run/secrets/kubernetes.io/serviceaccount/token";
 fn kubernetes(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultError> {
     let c = settings.config;
     let role = get(c, "kube_role").ok_or_else(|| {
-        VaultError::invalid_config("kubernetes auth needs `kube_role` (kong.conf: vault_hcv_kube_role)")
+        VaultError::invalid_config(
+            "kubernetes auth needs `kube_role` (kong.conf: vault_hcv_kube_role)",
+        )
     })?;
     let file = get(c, "kube_api_token_file").unwrap_or(KUBE_TOKEN_FILE);
     let jwt = read_file(file, "kube_api_token_file")?;
     let body = Zeroizing::new(
-        serde_json::to_vec(&serde_json::json!({"jwt": &*jwt, "role": role})).expect("JSON of strings"),
+        serde_json::to_vec(&serde_json::json!({"jwt": &*jwt, "role": role}))
+            .expect("JSON of strings"),
     );
     let path = get(c, "kube_auth_path").unwrap_or("kubernetes");
     login(settings, agent, path, &body, "kubernetes")
@@ -519,11 +558,17 @@ mod tests {
     #[test]
     fn data_objects() {
         let v2 = br#"{"data":{"data":{"password":"p","n":1},"metadata":{"version":1}}}"#;
-        assert_eq!(&*data(v2, Kv::V2, "x").unwrap(), r#"{"password":"p","n":1}"#);
+        assert_eq!(
+            &*data(v2, Kv::V2, "x").unwrap(),
+            r#"{"password":"p","n":1}"#
+        );
         let v1 = br#"{"lease_duration":1,"data":{"user":"u"}}"#;
         assert_eq!(&*data(v1, Kv::V1, "x").unwrap(), r#"{"user":"u"}"#);
         let deleted = br#"{"data":{"data":null,"metadata":{"version":1}}}"#;
-        assert_eq!(data(deleted, Kv::V2, "x").unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            data(deleted, Kv::V2, "x").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
         let err = data(br#"{"data": c4n4ry"#, Kv::V1, "x").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadResponse);
         assert!(!err.to_string().contains("c4n4ry"));
@@ -532,20 +577,43 @@ mod tests {
     #[test]
     fn status_errors() {
         let e = status_error(404, br#"{"errors":[]}"#, "secret `a`");
-        assert_eq!((e.kind(), e.to_string().as_str()), (ErrorKind::NotFound, "secret `a` not found"));
-        let e = status_error(403, b"{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}", "secret `a`");
+        assert_eq!(
+            (e.kind(), e.to_string().as_str()),
+            (ErrorKind::NotFound, "secret `a` not found")
+        );
+        let e = status_error(
+            403,
+            b"{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}",
+            "secret `a`",
+        );
         assert_eq!(e.kind(), ErrorKind::PermissionDenied);
-        assert_eq!(e.to_string(), "secret `a`: HTTP 403: 1 error occurred: * permission denied");
+        assert_eq!(
+            e.to_string(),
+            "secret `a`: HTTP 403: 1 error occurred: * permission denied"
+        );
         assert_eq!(status_error(503, b"", "x").kind(), ErrorKind::Unreachable);
-        assert_eq!(status_error(500, b"<html>", "x").kind(), ErrorKind::BadResponse);
+        assert_eq!(
+            status_error(500, b"<html>", "x").kind(),
+            ErrorKind::BadResponse
+        );
     }
 
     #[test]
     fn settings_are_checked() {
         let vault = HcvVault::new();
-        for (k, v) in [("protocol", "ftp"), ("port", "http"), ("kv", "v3"), ("auth_method", "ldap"), ("ssl_verify", "maybe")] {
+        for (k, v) in [
+            ("protocol", "ftp"),
+            ("port", "http"),
+            ("kv", "v3"),
+            ("auth_method", "ldap"),
+            ("ssl_verify", "maybe"),
+        ] {
             let config: VaultConfig = [(k, v)].into_iter().collect();
-            assert_eq!(vault.check_config(&config).unwrap_err().kind(), ErrorKind::InvalidConfig, "{k}");
+            assert_eq!(
+                vault.check_config(&config).unwrap_err().kind(),
+                ErrorKind::InvalidConfig,
+                "{k}"
+            );
         }
         let ok: VaultConfig = [("mount", "/kv/"), ("kv", "v2")].into_iter().collect();
         assert!(vault.check_config(&ok).is_ok());

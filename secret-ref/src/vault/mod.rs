@@ -8,13 +8,13 @@ use zeroize::Zeroizing;
 
 use crate::error::VaultError;
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod env;
 #[cfg(feature = "fs")]
 pub mod fs;
 #[cfg(feature = "hcv")]
 pub mod hcv;
-#[cfg(feature = "aws")]
-pub mod aws;
 
 /// Options that every vault takes, as in Kong; the resolver handles them, not the backend.
 pub const COMMON_OPTIONS: &[&str] = &["ttl", "neg_ttl", "resurrect_ttl"];

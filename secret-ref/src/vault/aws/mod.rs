@@ -11,7 +11,7 @@
 //! | `vault_aws_endpoint_url` | `endpoint_url` | `https://secretsmanager.<region>.amazonaws.com` | only scheme, host and port are used |
 //! | `vault_aws_assume_role_arn` | `assume_role_arn` | | assume this role (STS `AssumeRole`) with the chain's credentials |
 //! | `vault_aws_role_session_name` | `role_session_name` | `KongVault` | |
-//! | `vault_aws_sts_endpoint_url` | `sts_endpoint_url` | STS's | for `AssumeRole` and web identity |
+//! | `vault_aws_sts_endpoint_url` | `sts_endpoint_url` | STS's | for `assume_role_arn` |
 //! | `vault_aws_ca_cert` | `ca_cert` | | a PEM file of CAs to trust (else the bundled Mozilla roots) |
 //! | `vault_aws_ssl_verify` | `ssl_verify` | `on` | |
 //! | `vault_aws_connect_timeout` | `connect_timeout` | `5` | seconds |
@@ -21,7 +21,9 @@
 //! environment (`AWS_ACCESS_KEY_ID`, ...), the shared profile files (`AWS_PROFILE`,
 //! `role_arn`/`source_profile`, ...), web identity (`AWS_WEB_IDENTITY_TOKEN_FILE`), the
 //! container credentials (ECS, EKS Pod Identity) and the instance metadata (IMDSv2). They are
-//! kept until five minutes before they expire. Requests are signed with AWS's `aws-sigv4`.
+//! kept until five minutes before they expire. The chain's own STS calls (a profile's
+//! `role_arn`, web identity) follow AWS's `AWS_ENDPOINT_URL_STS`. Requests are signed with
+//! AWS's `aws-sigv4`.
 //! No async runtime is involved (see `runtime.rs`).
 
 mod runtime;
@@ -31,8 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use serde::Deserialize;
@@ -57,10 +58,29 @@ const OPTIONS: &[&str] = &[
 /// Credentials are refreshed this long before they expire.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
+pub use aws_credential_types::Credentials;
+pub use aws_credential_types::provider::ProvideCredentials as ProvideAwsCredentials;
+
 /// The AWS Secrets Manager backend; registered as `aws` with the `aws` feature.
+///
+/// ```no_run
+/// use secret_ref::Resolver;
+/// use secret_ref::vault::aws::{AwsVault, Credentials};
+///
+/// // Credentials of your own instead of the AWS chain (assume_role_arn still applies).
+/// let vault = AwsVault::with_credentials(Credentials::new("AKID", "SECRET", None, None, "mine"));
+/// let resolver = Resolver::builder()
+///     .vault("aws", vault)
+///     .configure("aws", "region", "eu-west-1")
+///     .build()?;
+/// let password = resolver.get("{vault://aws/prod/db/password}")?;
+/// # Ok::<(), secret_ref::Error>(())
+/// ```
 #[derive(Default)]
 pub struct AwsVault {
     agents: Agents,
+    /// Where credentials come from, instead of the AWS chain.
+    source: Option<SharedCredentialsProvider>,
     /// Credential providers and their last credentials, by the settings that shape them.
     providers: Mutex<HashMap<ProviderKey, Arc<Provider>>>,
 }
@@ -75,6 +95,19 @@ impl AwsVault {
     /// The backend; everything else comes from its options and the AWS environment.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The backend with fixed credentials instead of the AWS chain.
+    pub fn with_credentials(credentials: Credentials) -> Self {
+        Self::with_credentials_provider(credentials)
+    }
+
+    /// The backend with a credentials provider of your own instead of the AWS chain.
+    pub fn with_credentials_provider(provider: impl ProvideAwsCredentials + 'static) -> Self {
+        AwsVault {
+            source: Some(SharedCredentialsProvider::new(provider)),
+            ..Self::default()
+        }
     }
 }
 
@@ -99,7 +132,11 @@ fn region(config: &VaultConfig) -> Result<String, VaultError> {
     get(config, "region")
         .map(str::to_owned)
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok().filter(|r| !r.is_empty()))
+        .or_else(|| {
+            std::env::var("AWS_DEFAULT_REGION")
+                .ok()
+                .filter(|r| !r.is_empty())
+        })
         .ok_or_else(|| {
             VaultError::invalid_config(
                 "aws secret manager requires a region: set `region` (kong.conf: \
@@ -125,7 +162,9 @@ fn endpoint(config: &VaultConfig, region: &str) -> Result<String, VaultError> {
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
-        return Err(VaultError::invalid_config(format!("endpoint_url `{url}` has no host")));
+        return Err(VaultError::invalid_config(format!(
+            "endpoint_url `{url}` has no host"
+        )));
     }
     Ok(format!("{scheme}://{authority}"))
 }
@@ -174,7 +213,11 @@ impl Vault for AwsVault {
         all.extend(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let response = http::send(&agent, "POST", &url, &all, Some(&body))?;
         if response.status != 200 {
-            return Err(service_error(response.status, &response.body, request.resource()));
+            return Err(service_error(
+                response.status,
+                &response.body,
+                request.resource(),
+            ));
         }
         secret_text(&response.body, request.resource())
     }
@@ -194,7 +237,7 @@ impl AwsVault {
                 Some(p) => p.clone(),
                 None => {
                     let p = Arc::new(Provider {
-                        provider: provider(&key),
+                        provider: provider(&key, self.source.clone()),
                         current: Mutex::new(None),
                     });
                     providers.insert(key, p.clone());
@@ -212,8 +255,10 @@ impl AwsVault {
                 return Ok(c.clone());
             }
         }
-        let credentials = pollster::block_on(provider.provider.provide_credentials())
-            .map_err(|e| VaultError::permission_denied(format!("no AWS credentials: {}", chain(&e))))?;
+        let credentials =
+            pollster::block_on(provider.provider.provide_credentials()).map_err(|e| {
+                VaultError::permission_denied(format!("no AWS credentials: {}", chain(&e)))
+            })?;
         *current = Some(credentials.clone());
         Ok(credentials)
     }
@@ -233,14 +278,21 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// AWS's default chain, or `AssumeRole` on top of it, through the blocking runtime.
-fn provider(key: &ProviderKey) -> SharedCredentialsProvider {
+/// AWS's default chain (or the vault's own source), with `AssumeRole` on top of it if set,
+/// through the blocking runtime.
+fn provider(
+    key: &ProviderKey,
+    source: Option<SharedCredentialsProvider>,
+) -> SharedCredentialsProvider {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(SharedHttpClient::new(runtime::UreqClient))
         .sleep_impl(SharedAsyncSleep::new(runtime::ThreadSleep))
         .region(Region::new(key.region.clone()));
     if let Some(url) = &key.sts_endpoint_url {
         loader = loader.endpoint_url(url.clone());
+    }
+    if let Some(source) = &source {
+        loader = loader.credentials_provider(source.clone());
     }
     let sdk: SdkConfig = pollster::block_on(loader.load());
     let chain = sdk
@@ -319,9 +371,10 @@ fn secret_text(body: &[u8], resource: &str) -> Result<Zeroizing<String>, VaultEr
     match (string, binary) {
         (Some(text), _) => Ok(text),
         (None, Some(b64)) => {
-            let bytes = Zeroizing::new(aws_smithy_types::base64::decode(b64.as_str()).map_err(
-                |_| VaultError::bad_response(format!("SecretBinary of `{resource}` is not base64")),
-            )?);
+            let bytes =
+                Zeroizing::new(aws_smithy_types::base64::decode(b64.as_str()).map_err(|_| {
+                    VaultError::bad_response(format!("SecretBinary of `{resource}` is not base64"))
+                })?);
             match std::str::from_utf8(&bytes) {
                 Ok(text) => Ok(Zeroizing::new(text.to_owned())),
                 Err(_) => Err(VaultError::bad_response(format!(
@@ -389,7 +442,9 @@ mod tests {
         assert_eq!(stage(Some(1)).unwrap(), "AWSCURRENT");
         assert_eq!(stage(Some(2)).unwrap(), "AWSPREVIOUS");
         assert!(stage(Some(3)).is_err());
-        let c: VaultConfig = [("endpoint_url", "http://127.0.0.1:5000/ignored?x")].into_iter().collect();
+        let c: VaultConfig = [("endpoint_url", "http://127.0.0.1:5000/ignored?x")]
+            .into_iter()
+            .collect();
         assert_eq!(endpoint(&c, "eu-west-1").unwrap(), "http://127.0.0.1:5000");
         assert_eq!(
             endpoint(&VaultConfig::new(), "eu-west-1").unwrap(),
@@ -405,16 +460,28 @@ mod tests {
             e.to_string(),
             "GetSecretValue for `a`: ResourceNotFoundException: Secrets Manager can't find the specified secret."
         );
-        assert_eq!(service_error(403, b"<html>", "a").kind(), ErrorKind::PermissionDenied);
-        assert_eq!(service_error(500, b"<html>", "a").kind(), ErrorKind::Unreachable);
+        assert_eq!(
+            service_error(403, b"<html>", "a").kind(),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            service_error(500, b"<html>", "a").kind(),
+            ErrorKind::Unreachable
+        );
     }
 
     #[test]
     fn secret_payloads() {
         assert_eq!(&*secret_text(br#"{"SecretString":"s"}"#, "a").unwrap(), "s");
-        assert_eq!(&*secret_text(br#"{"SecretBinary":"aGVsbG8="}"#, "a").unwrap(), "hello");
+        assert_eq!(
+            &*secret_text(br#"{"SecretBinary":"aGVsbG8="}"#, "a").unwrap(),
+            "hello"
+        );
         let e = secret_text(br#"{"SecretBinary":"//79"}"#, "a").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BadResponse);
-        assert_eq!(secret_text(b"{}", "a").unwrap_err().kind(), ErrorKind::NotFound);
+        assert_eq!(
+            secret_text(b"{}", "a").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
     }
 }

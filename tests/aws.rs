@@ -1,0 +1,247 @@
+//! The `aws` vault against moto's Secrets Manager, configured the way Kong is:
+//! `vault_aws_*` settings, and the same options in a reference's query. (The AWS credential
+//! chain itself is tested through the CLI, as a process with an environment of its own.)
+#![cfg(feature = "aws")]
+
+mod common;
+
+use common::{Moto, unique};
+use secret_ref::kong_conf::Loader;
+use secret_ref::vault::aws::{AwsVault, Credentials};
+use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
+use serde::Deserialize;
+use serde_json::json;
+
+/// moto accepts any credentials, as long as the request is signed.
+fn vault() -> AwsVault {
+    AwsVault::with_credentials(Credentials::new(
+        "AKIDTEST",
+        "c4n4ry-secret-key",
+        None,
+        None,
+        "test",
+    ))
+}
+
+fn resolver(settings: &str) -> Resolver {
+    let conf = Loader::new().text("kong.conf", settings).load().unwrap();
+    conf.configure(Resolver::builder().vault("aws", vault()))
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+fn get(r: &Resolver, reference: &str) -> Result<String, secret_ref::Error> {
+    r.get(reference).map(|s| s.expose_secret().clone())
+}
+
+fn create(moto: &Moto, name: &str, versions: &[serde_json::Value]) {
+    let (status, body) = moto.call(
+        "CreateSecret",
+        json!({"Name": name, "SecretString": versions[0].to_string()}),
+    );
+    assert_eq!(status, 200, "{body}");
+    for v in &versions[1..] {
+        let (status, body) = moto.call(
+            "PutSecretValue",
+            json!({"SecretId": name, "SecretString": v.to_string()}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[test]
+fn current_previous_keys_and_errors() {
+    let Some(moto) = Moto::new() else { return };
+    let name = unique("db");
+    create(
+        &moto,
+        &name,
+        &[
+            json!({"user": "u1", "password": "p1"}),
+            json!({"user": "u2", "password": "p2", "port": 5432}),
+        ],
+    );
+    let r = resolver(&moto.settings());
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}/password}}")).unwrap(),
+        "p2"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}/password#1}}")).unwrap(),
+        "p2"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}/password#2}}")).unwrap(),
+        "p1"
+    );
+    let whole: serde_json::Value =
+        serde_json::from_str(&get(&r, &format!("{{vault://aws/{name}/}}")).unwrap()).unwrap();
+    assert_eq!(whole["user"], "u2");
+
+    #[derive(Deserialize, ResolveSecrets)]
+    struct Pg {
+        port: Secret<u16>,
+        old_user: Secret<String>,
+    }
+    let mut pg: Pg = serde_json::from_value(json!({
+        "port": format!("{{vault://aws/{name}/port}}"),
+        "old_user": format!("{{vault://aws/{name}/user#2}}"),
+    }))
+    .unwrap();
+    pg.resolve_secrets(&r).unwrap();
+    assert_eq!(
+        (
+            *pg.port.expose_secret(),
+            pg.old_user.expose_secret().as_str()
+        ),
+        (5432, "u1")
+    );
+
+    let err = get(&r, &format!("{{vault://aws/{name}/password#3}}")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("invalid version for aws secret manager"),
+        "{err}"
+    );
+    let err = get(&r, &format!("{{vault://aws/{name}-missing/}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(
+        err.to_string().contains("ResourceNotFoundException"),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains("c4n4ry"));
+}
+
+#[test]
+fn names_with_slashes_and_plus_signs() {
+    let Some(moto) = Moto::new() else { return };
+    // `%2F` puts a `/` inside the name (Kong's documented escape); `+` stays `+`.
+    let name = format!("/{}/a+b", unique("path"));
+    create(&moto, &name, &[json!({"k": "v"})]);
+    let r = resolver(&moto.settings());
+    let encoded = name.replace('/', "%2F");
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{encoded}/k}}")).unwrap(),
+        "v"
+    );
+}
+
+#[test]
+fn binary_secrets() {
+    let Some(moto) = Moto::new() else { return };
+    let name = unique("bin");
+    let (status, body) = moto.call(
+        "CreateSecret",
+        json!({"Name": name, "SecretBinary": "eyJrZXkiOiJmcm9tLWJpbmFyeSJ9"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let r = resolver(&moto.settings());
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}/key}}")).unwrap(),
+        "from-binary"
+    );
+
+    let name = unique("bin-raw");
+    let (status, _) = moto.call(
+        "CreateSecret",
+        json!({"Name": name, "SecretBinary": "//79"}),
+    );
+    assert_eq!(status, 200);
+    let err = get(&r, &format!("{{vault://aws/{name}}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadResponse);
+}
+
+#[test]
+fn settings_as_query_options_and_regions() {
+    let Some(moto) = Moto::new() else { return };
+    let name = unique("region");
+    let (status, body) = moto.call_in(
+        "eu-west-1",
+        "CreateSecret",
+        json!({"Name": name, "SecretString": "in-eu"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let r = resolver("");
+    let reference = format!(
+        "{{vault://aws/{name}?region=eu-west-1&endpoint_url={}}}",
+        moto.url
+    );
+    assert_eq!(get(&r, &reference).unwrap(), "in-eu");
+    // Secrets are per region.
+    let reference = format!(
+        "{{vault://aws/{name}?region=us-east-1&endpoint_url={}}}",
+        moto.url
+    );
+    assert_eq!(get(&r, &reference).unwrap_err().kind(), ErrorKind::NotFound);
+    let err = get(
+        &r,
+        &format!("{{vault://aws/{name}?region=us-east-1&endpoint_url=ftp://x}}"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+}
+
+#[test]
+fn assume_role_through_sts() {
+    let Some(moto) = Moto::new() else { return };
+    let name = unique("assumed");
+    create(&moto, &name, &[json!({"password": "via-assumed-role"})]);
+    let r = resolver(&format!(
+        "{}vault_aws_assume_role_arn = arn:aws:iam::123456789012:role/secret-reader\n\
+         vault_aws_role_session_name = secret-ref-test\nvault_aws_sts_endpoint_url = {}",
+        moto.settings(),
+        moto.url
+    ));
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}/password}}")).unwrap(),
+        "via-assumed-role"
+    );
+}
+
+#[test]
+fn unreachable_endpoints() {
+    if Moto::new().is_none() {
+        return;
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = resolver(&format!(
+        "vault_aws_region = us-east-1\nvault_aws_endpoint_url = http://127.0.0.1:{closed}"
+    ));
+    let err = get(&r, "{vault://aws/x}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(!err.to_string().contains("c4n4ry"));
+}
+
+/// The cache, proved by moto's request log: 100 references over 10 secrets cost 10 calls.
+#[test]
+fn one_hundred_references_over_ten_secrets_cost_ten_calls() {
+    let Some(moto) = Moto::new() else { return };
+    let p = unique("cache");
+    for i in 0..10 {
+        create(
+            &moto,
+            &format!("{p}-{i}"),
+            &[json!({"a": format!("a{i}"), "b": format!("b{i}")})],
+        );
+    }
+    let r = resolver(&moto.settings());
+    let references: Vec<String> = (0..100)
+        .map(|n| {
+            format!(
+                "{{vault://aws/{p}-{}/{}}}",
+                n % 10,
+                if n % 2 == 0 { "a" } else { "b" }
+            )
+        })
+        .collect();
+    let mut secrets: Vec<Secret<String>> = serde_json::from_value(json!(references)).unwrap();
+    secrets.resolve_secrets(&r).unwrap();
+    assert_eq!(secrets[15].expose_secret(), "b5");
+    let calls: usize = (0..10).map(|i| moto.gets(&format!("{p}-{i}"))).sum();
+    assert_eq!(calls, 10);
+}
