@@ -1,0 +1,114 @@
+//! 100 distinct remote secrets through a proxy that adds 20 ms to every request: the
+//! resolver fetches them concurrently, so the whole resolution should take about
+//! `ceil(100 / concurrency) x 20 ms`; the issue's bound is 1.5 times that. Concurrency 1 is
+//! the sequential baseline.
+//!
+//! Needs an OpenBao (HashiCorp Vault) server:
+//! `source .ci/servers.sh && start_servers && cargo bench -p secret-ref --features hcv --bench remote`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use divan::Bencher;
+use secret_ref::{ResolveSecrets, Resolver, Secret};
+
+const SECRETS: usize = 100;
+const LATENCY: Duration = Duration::from_millis(20);
+
+fn main() {
+    let Ok(addr) = std::env::var("SECRET_REF_TEST_BAO_ADDR") else {
+        eprintln!("skipping: SECRET_REF_TEST_BAO_ADDR is not set (source .ci/servers.sh; start_servers)");
+        return;
+    };
+    let token = std::env::var("SECRET_REF_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
+    let upstream = addr.trim_start_matches("http://").to_owned();
+    // Fill the server, directly.
+    for i in 0..SECRETS {
+        write(&upstream, &token, i);
+    }
+    let proxy = proxy(upstream);
+    // SAFETY: no other thread reads the environment yet.
+    unsafe {
+        std::env::set_var("BENCH_PROXY_PORT", proxy.to_string());
+        std::env::set_var("BENCH_TOKEN", token);
+    }
+    for c in [1usize, 8, 16, 32] {
+        let bound = 1.5 * SECRETS.div_ceil(c) as f64 * LATENCY.as_secs_f64() * 1000.0;
+        eprintln!("concurrency {c:>2}: the bound is {bound:.0} ms");
+    }
+    divan::main();
+}
+
+fn write(upstream: &str, token: &str, i: usize) {
+    let body = format!(r#"{{"data":{{"password":"p{i}"}}}}"#);
+    let mut s = TcpStream::connect(upstream).unwrap();
+    write!(
+        s,
+        "POST /v1/secret/data/bench-latency/s{i} HTTP/1.1\r\nHost: {upstream}\r\nX-Vault-Token: {token}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// A TCP proxy that holds every chunk the client sends for 20 ms: one request, one delay.
+fn proxy(upstream: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let server = TcpStream::connect(&upstream).unwrap();
+            let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = c_read.read(&mut buf) {
+                    std::thread::sleep(LATENCY);
+                    if s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = s_write.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_read, mut c_write) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+fn references() -> Vec<Secret<String>> {
+    let refs: Vec<String> = (0..SECRETS)
+        .map(|i| format!("{{vault://hcv/bench-latency/s{i}/password}}"))
+        .collect();
+    serde_json::from_value(serde_json::to_value(refs).unwrap()).unwrap()
+}
+
+/// A fresh resolver each time, so nothing comes from the cache.
+#[divan::bench(args = [1, 8, 16, 32], sample_count = 5, sample_size = 1)]
+fn resolve_100_distinct_secrets_20ms_each(bencher: Bencher, concurrency: usize) {
+    let port = std::env::var("BENCH_PROXY_PORT").unwrap();
+    let token = std::env::var("BENCH_TOKEN").unwrap();
+    let refs = references();
+    bencher
+        .with_inputs(|| {
+            let resolver = Resolver::builder()
+                .configure("hcv", "port", port.as_str())
+                .configure("hcv", "kv", "v2")
+                .configure("hcv", "token", token.as_str())
+                .concurrency(concurrency)
+                .build()
+                .unwrap();
+            (resolver, refs.clone())
+        })
+        .bench_local_values(|(resolver, mut secrets)| {
+            secrets.resolve_secrets(&resolver).unwrap();
+            secrets
+        });
+}
