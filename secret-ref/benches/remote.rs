@@ -18,7 +18,9 @@ const LATENCY: Duration = Duration::from_millis(20);
 
 fn main() {
     let Ok(addr) = std::env::var("SECRET_REF_TEST_BAO_ADDR") else {
-        eprintln!("skipping: SECRET_REF_TEST_BAO_ADDR is not set (source .ci/servers.sh; start_servers)");
+        eprintln!(
+            "skipping: SECRET_REF_TEST_BAO_ADDR is not set (source .ci/servers.sh; start_servers)"
+        );
         return;
     };
     let token = std::env::var("SECRET_REF_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
@@ -62,7 +64,8 @@ fn proxy(upstream: String) -> u16 {
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let server = TcpStream::connect(&upstream).unwrap();
-            let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c_read, mut s_write) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || {
                 let mut buf = [0u8; 16 * 1024];
                 while let Ok(n @ 1..) = c_read.read(&mut buf) {
