@@ -8,8 +8,10 @@
 //!   value may still be served (the failure is then reported as a warning).
 //!
 //! Each key has a slot; concurrent requests for a key share one fetch (the others wait on
-//! the slot), and no lock is held while fetching.
+//! the slot), and no lock is held while fetching. While the rotation refreshes a key, readers
+//! keep getting the previous entry instead of waiting.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +53,15 @@ impl Ttls {
 pub(crate) struct Outcome {
     pub(crate) result: Result<Text, VaultError>,
     pub(crate) resurrected: Option<VaultError>,
+    /// Whether the vault was asked (false: served from the cache).
+    pub(crate) fetched: bool,
+}
+
+/// What a rotation refresh of one key did.
+pub(crate) struct Refreshed {
+    pub(crate) outcome: Outcome,
+    /// The value changed (a new text was fetched that differs from the previous one).
+    pub(crate) changed: bool,
 }
 
 pub(crate) struct Cache<K> {
@@ -69,6 +80,8 @@ impl<K> Default for Cache<K> {
 struct Slot {
     state: Mutex<State>,
     ready: Condvar,
+    /// A rotation is refreshing this key: readers of a stale entry take it as it is.
+    refreshing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -81,7 +94,7 @@ enum State {
 
 struct Entry {
     result: Result<Text, VaultError>,
-    /// When this entry stops being served without asking the vault.
+    /// When this entry stops being served without asking the vault (`None`: never).
     fresh_until: Option<Instant>,
     /// The last value the vault gave, and until when it may be served after failures.
     last_good: Option<(Text, Option<Instant>)>,
@@ -93,70 +106,23 @@ impl Entry {
     fn is_fresh(&self, now: Instant) -> bool {
         self.fresh_until.is_none_or(|t| now < t)
     }
-}
 
-fn after(now: Instant, d: Option<Duration>) -> Option<Instant> {
-    d.and_then(|d| now.checked_add(d))
-}
+    fn outcome(&self, fetched: bool) -> Outcome {
+        Outcome {
+            result: self.result.clone(),
+            resurrected: self.resurrected.clone(),
+            fetched,
+        }
+    }
 
-impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
-    /// The cached outcome for `key`, or `fetch`'s, shared with concurrent callers.
-    pub(crate) fn get(
-        &self,
-        key: &K,
+    /// The entry after a fetch, given what was there before.
+    fn after(
+        fetched: Result<Zeroizing<String>, VaultError>,
+        previous: Option<(Text, Option<Instant>)>,
         ttls: Ttls,
-        fetch: impl FnOnce() -> Result<Zeroizing<String>, VaultError>,
-    ) -> Outcome {
-        let slot = {
-            let mut slots = self.slots.lock().expect("cache lock");
-            match slots.get(key) {
-                Some(slot) => slot.clone(),
-                None => {
-                    let slot = Arc::new(Slot::default());
-                    slots.insert(key.clone(), slot.clone());
-                    slot
-                }
-            }
-        };
-
-        let mut state = slot.state.lock().expect("slot lock");
-        loop {
-            match &*state {
-                State::Ready(entry) if entry.is_fresh(Instant::now()) => {
-                    return Outcome {
-                        result: entry.result.clone(),
-                        resurrected: entry.resurrected.clone(),
-                    };
-                }
-                State::Fetching => {
-                    state = slot.ready.wait(state).expect("slot lock");
-                }
-                _ => break,
-            }
-        }
-        let previous = match std::mem::replace(&mut *state, State::Fetching) {
-            State::Ready(entry) => entry.last_good,
-            _ => None,
-        };
-        drop(state);
-
-        // If `fetch` panics, waiting callers must not wait forever.
-        struct Reset<'a>(&'a Slot, bool);
-        impl Drop for Reset<'_> {
-            fn drop(&mut self) {
-                if !self.1 {
-                    if let Ok(mut s) = self.0.state.lock() {
-                        *s = State::Empty;
-                    }
-                    self.0.ready.notify_all();
-                }
-            }
-        }
-        let mut reset = Reset(&slot, false);
-        let fetched = fetch();
+    ) -> Entry {
         let now = Instant::now();
-
-        let entry = match fetched {
+        match fetched {
             Ok(text) => {
                 let text = Arc::new(text);
                 let fresh_until = after(now, ttls.ttl);
@@ -187,15 +153,135 @@ impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
                     resurrected: None,
                 },
             },
+        }
+    }
+}
+
+fn after(now: Instant, d: Option<Duration>) -> Option<Instant> {
+    d.and_then(|d| now.checked_add(d))
+}
+
+/// If a fetch panics, waiting callers must not wait forever.
+struct Reset<'a> {
+    slot: &'a Slot,
+    done: bool,
+}
+
+impl Drop for Reset<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Ok(mut s) = self.slot.state.lock() {
+                *s = State::Empty;
+            }
+            self.slot.refreshing.store(false, Ordering::Release);
+            self.slot.ready.notify_all();
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
+    fn slot(&self, key: &K) -> Arc<Slot> {
+        let mut slots = self.slots.lock().expect("cache lock");
+        match slots.get(key) {
+            Some(slot) => slot.clone(),
+            None => {
+                let slot = Arc::new(Slot::default());
+                slots.insert(key.clone(), slot.clone());
+                slot
+            }
+        }
+    }
+
+    /// The cached outcome for `key`, or `fetch`'s, shared with concurrent callers.
+    pub(crate) fn get(
+        &self,
+        key: &K,
+        ttls: Ttls,
+        fetch: impl FnOnce() -> Result<Zeroizing<String>, VaultError>,
+    ) -> Outcome {
+        let slot = self.slot(key);
+        let mut state = slot.state.lock().expect("slot lock");
+        loop {
+            match &*state {
+                State::Ready(entry) if entry.is_fresh(Instant::now()) => {
+                    return entry.outcome(false);
+                }
+                // Stale while the rotation revalidates it: serve it rather than wait.
+                State::Ready(entry) if slot.refreshing.load(Ordering::Acquire) => {
+                    return entry.outcome(false);
+                }
+                State::Fetching => {
+                    state = slot.ready.wait(state).expect("slot lock");
+                }
+                _ => break,
+            }
+        }
+        let previous = match std::mem::replace(&mut *state, State::Fetching) {
+            State::Ready(entry) => entry.last_good,
+            _ => None,
         };
-        let outcome = Outcome {
-            result: entry.result.clone(),
-            resurrected: entry.resurrected.clone(),
+        drop(state);
+
+        let mut reset = Reset {
+            slot: &slot,
+            done: false,
         };
+        let entry = Entry::after(fetch(), previous, ttls);
+        let outcome = entry.outcome(true);
         *slot.state.lock().expect("slot lock") = State::Ready(entry);
-        reset.1 = true;
+        reset.done = true;
         slot.ready.notify_all();
         outcome
+    }
+
+    /// Refreshes `key` if it is due (its entry is stale), for the rotation. Readers are not
+    /// blocked meanwhile: they get the previous entry. `force` refreshes even a fresh entry.
+    pub(crate) fn refresh(
+        &self,
+        key: &K,
+        ttls: Ttls,
+        force: bool,
+        fetch: impl FnOnce() -> Result<Zeroizing<String>, VaultError>,
+    ) -> Option<Refreshed> {
+        let slot = self.slots.lock().expect("cache lock").get(key)?.clone();
+        let previous = {
+            let state = slot.state.lock().expect("slot lock");
+            match &*state {
+                State::Ready(entry) if force || !entry.is_fresh(Instant::now()) => {
+                    if slot.refreshing.swap(true, Ordering::AcqRel) {
+                        return None;
+                    }
+                    entry.last_good.clone()
+                }
+                _ => return None,
+            }
+        };
+        let mut reset = Reset {
+            slot: &slot,
+            done: false,
+        };
+        let entry = Entry::after(fetch(), previous.clone(), ttls);
+        let changed = match (&entry.result, &entry.resurrected, &previous) {
+            (Ok(new), None, Some((old, _))) => new.as_str() != old.as_str(),
+            (Ok(_), None, None) => true,
+            _ => false,
+        };
+        let outcome = entry.outcome(true);
+        *slot.state.lock().expect("slot lock") = State::Ready(entry);
+        slot.refreshing.store(false, Ordering::Release);
+        reset.done = true;
+        slot.ready.notify_all();
+        Some(Refreshed { outcome, changed })
+    }
+
+    /// Every key with an entry.
+    pub(crate) fn keys(&self) -> Vec<K> {
+        self.slots
+            .lock()
+            .expect("cache lock")
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Forgets everything.
@@ -207,7 +293,7 @@ impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     fn ttls(ttl: f64, neg: f64, resurrect: f64) -> Ttls {
         let d = |s: f64| (s > 0.0).then(|| Duration::from_secs_f64(s));
@@ -235,6 +321,13 @@ mod tests {
         assert_eq!(text(&cache.get(&1, Ttls::default(), || ok("a"))), "a");
         let o = cache.get(&1, Ttls::default(), || ok("b"));
         assert_eq!(text(&o), "a");
+        assert!(!o.fetched);
+        // Never due for rotation either.
+        assert!(
+            cache
+                .refresh(&1, Ttls::default(), false, || ok("b"))
+                .is_none()
+        );
     }
 
     #[test]
@@ -246,7 +339,7 @@ mod tests {
         // The refresh fails: the old value is served, with a warning.
         let o = cache.get(&1, t, || Err(VaultError::unreachable("down")));
         assert_eq!(text(&o), "v1");
-        assert!(o.resurrected.is_some());
+        assert!(o.resurrected.is_some() && o.fetched);
         // Past ttl + resurrect_ttl, the failure stands.
         std::thread::sleep(Duration::from_millis(200));
         let o = cache.get(&1, t, || Err(VaultError::unreachable("down")));
@@ -265,6 +358,59 @@ mod tests {
         assert_eq!(text(&o), "error: no");
         std::thread::sleep(Duration::from_millis(70));
         assert_eq!(text(&cache.get(&1, t, || ok("x"))), "x");
+    }
+
+    #[test]
+    fn refresh_only_when_due_and_reports_changes() {
+        let cache = Cache::default();
+        let t = ttls(0.05, 0.0, 0.0);
+        cache.get(&1, t, || ok("v1"));
+        assert!(cache.refresh(&1, t, false, || ok("v2")).is_none(), "fresh");
+        std::thread::sleep(Duration::from_millis(70));
+        let r = cache.refresh(&1, t, false, || ok("v1")).unwrap();
+        assert!(!r.changed);
+        std::thread::sleep(Duration::from_millis(70));
+        let r = cache.refresh(&1, t, false, || ok("v2")).unwrap();
+        assert!(r.changed);
+        assert_eq!(text(&cache.get(&1, t, || ok("v3"))), "v2");
+        let r = cache.refresh(&1, t, true, || ok("v3")).unwrap();
+        assert!(r.changed, "forced");
+        assert!(
+            cache.refresh(&2, t, true, || ok("x")).is_none(),
+            "unknown key"
+        );
+    }
+
+    #[test]
+    fn readers_are_not_blocked_by_a_refresh() {
+        let cache = Arc::new(Cache::default());
+        let t = ttls(0.01, 0.0, 0.0);
+        cache.get(&1, t, || ok("old"));
+        std::thread::sleep(Duration::from_millis(20));
+        let (started, go) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let refresher = {
+            let (cache, started, go) = (cache.clone(), started.clone(), go.clone());
+            std::thread::spawn(move || {
+                cache.refresh(&1, t, false, || {
+                    started.store(true, Ordering::SeqCst);
+                    while !go.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    ok("new")
+                })
+            })
+        };
+        while !started.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // The refresh is in flight: a reader gets the old value at once, without fetching.
+        let o = cache.get(&1, t, || panic!("must not fetch"));
+        assert_eq!(text(&o), "old");
+        go.store(true, Ordering::SeqCst);
+        assert!(refresher.join().unwrap().unwrap().changed);
     }
 
     #[test]

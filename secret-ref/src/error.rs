@@ -50,6 +50,32 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A stable `snake_case` name, for logs and metrics (`not_found`, `permission_denied`).
+    ///
+    /// ```
+    /// assert_eq!(secret_ref::ErrorKind::PermissionDenied.as_str(), "permission_denied");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidReference => "invalid_reference",
+            ErrorKind::UnknownVault => "unknown_vault",
+            ErrorKind::InvalidConfig => "invalid_config",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::BadResponse => "bad_response",
+            ErrorKind::KeyNotFound => "key_not_found",
+            ErrorKind::InvalidJson => "invalid_json",
+            ErrorKind::Conversion => "conversion",
+            ErrorKind::LiteralNotAllowed => "literal_not_allowed",
+            ErrorKind::ReferenceInPlainField => "reference_in_plain_field",
+            ErrorKind::Unresolved => "unresolved",
+            ErrorKind::Syntax => "syntax",
+            ErrorKind::Deserialize => "deserialize",
+            ErrorKind::Other => "other",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             ErrorKind::InvalidReference => "invalid reference",

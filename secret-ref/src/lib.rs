@@ -106,6 +106,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod cache;
 mod convert;
 mod error;
@@ -113,6 +114,7 @@ mod error;
 mod http;
 mod json_key;
 pub mod kong_conf;
+mod live;
 mod reference;
 mod resolve;
 mod resolver;
@@ -120,9 +122,10 @@ mod secret;
 pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};
+pub use live::{Live, LiveGuard};
 pub use reference::{Redacted, Reference, ReferenceError, ReferenceProblem, is_reference};
 pub use resolve::{Field, ResolveSecrets, Shape, secret_paths};
-pub use resolver::{Resolver, ResolverBuilder};
+pub use resolver::{Change, Resolver, ResolverBuilder, Rotation, RotationReport};
 pub use secret::{CloneableSecret, Secret, SecretString, ser};
 pub use vault::Vault;
 

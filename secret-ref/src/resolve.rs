@@ -402,6 +402,14 @@ impl<T: Zeroize + DeserializeOwned> ResolveSecrets for Secret<T> {
     }
 }
 
+impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> ResolveSecrets for crate::Live<T> {
+    const SHAPE: Shape = Shape::Secret;
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        walker.secret(self);
+    }
+}
+
 macro_rules! plain {
     ($($t:ty),*) => {$(
         impl ResolveSecrets for $t {

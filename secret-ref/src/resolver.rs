@@ -5,9 +5,13 @@ use hashbrown::HashMap;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
+
+use crate::audit;
+use crate::live::LiveSink;
 
 use crate::cache::{Cache, Text, Ttls};
 use crate::error::{Error, ErrorKind, Failure, VaultError};
@@ -17,6 +21,11 @@ use crate::resolve::{ResolveSecrets, Walker};
 use crate::secret::Secret;
 use crate::vault::env::EnvVault;
 use crate::vault::{COMMON_OPTIONS, Request, Vault, VaultConfig};
+
+mod rotation;
+
+pub(crate) use rotation::DEFAULT_INTERVAL as DEFAULT_ROTATION_INTERVAL;
+pub use rotation::{Rotation, RotationReport};
 
 /// Remote secrets fetched at once by one resolution, unless configured otherwise.
 const DEFAULT_CONCURRENCY: usize = 8;
@@ -47,13 +56,56 @@ struct Inner {
     cache: Cache<FetchKey>,
     concurrency: usize,
     on_warning: Option<WarningHook>,
+    on_change: Option<ChangeHook>,
+    /// The live secrets that follow each cached secret, held weakly: a dropped `Live` is
+    /// forgotten at the next change.
+    watchers: Mutex<HashMap<FetchKey, Vec<Watcher>>>,
+}
+
+/// A live secret following a cached secret: the key it picks in it, and where to put it.
+struct Watcher {
+    key: Option<Box<str>>,
+    sink: Weak<dyn LiveSink>,
+    /// The reference, scrubbed, for hooks and events.
+    reference: Box<str>,
+    vault: Box<str>,
+}
+
+/// Called when the rotation (or a refresh) changes the value of a live secret.
+type ChangeHook = Arc<dyn Fn(&Change) + Send + Sync>;
+
+/// A live secret's value changed; see [`ResolverBuilder::on_change`].
+#[derive(Clone, Debug)]
+pub struct Change {
+    reference: Box<str>,
+    vault: Box<str>,
+}
+
+impl Change {
+    /// The reference whose value changed, with credential-like options scrubbed.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The vault name in the reference.
+    pub fn vault(&self) -> &str {
+        &self.vault
+    }
 }
 
 /// What a remote fetch gave: the secret's whole text, shared by every reference to it.
 type Fetched = Result<Text, VaultError>;
 
-/// A fetch's result, and the failure a resurrected value hides.
-type Fetch = (Fetched, Option<VaultError>);
+/// A fetch's outcome in one resolution.
+#[derive(Clone)]
+struct Fetch {
+    result: Fetched,
+    /// The failure that a resurrected value hides.
+    resurrected: Option<VaultError>,
+    /// Whether the vault was asked (false: from the cache).
+    fetched: bool,
+    duration: Duration,
+}
 
 /// Called with each failure that was papered over by serving a previous value.
 type WarningHook = Arc<dyn Fn(&Failure) + Send + Sync>;
@@ -82,6 +134,17 @@ struct FetchKey {
     config: VaultConfig,
     resource: String,
     version: Option<u32>,
+}
+
+impl FetchKey {
+    /// How events and warnings name a cached secret, which several references may share:
+    /// `{vault://<backend>/<resource>#<version>}`.
+    fn label(&self) -> String {
+        match self.version {
+            Some(v) => format!("{{vault://{}/{}#{v}}}", self.backend, self.resource),
+            None => format!("{{vault://{}/{}}}", self.backend, self.resource),
+        }
+    }
 }
 
 /// Where a reference goes: its backend and the effective configuration.
@@ -149,15 +212,81 @@ impl Resolver {
     /// each with its field path. Secrets that resolve are filled in even when others fail.
     ///
     /// Identical fetches (same vault, configuration, resource and version) happen once, so
-    /// `{vault://env/pg/user}` and `{vault://env/pg/password}` read `PG` once.
+    /// `{vault://hcv/pg/user}` and `{vault://hcv/pg/password}` cost one request. Remote
+    /// secrets come from the cache while their `ttl` lasts.
     pub fn resolve<T: ResolveSecrets + ?Sized>(&self, value: &mut T) -> Result<(), Error> {
-        self.resolve_with(value, &mut Memo::default())
+        self.resolve_with(value, &mut Memo::default(), false)
+    }
+
+    /// Fetches every secret of `value` again, bypassing the cache, and updates them (and every
+    /// [`Live`](crate::Live) secret that follows the same vault secrets). For when a value is
+    /// known to be stale: a database just refused the password.
+    pub fn refresh<T: ResolveSecrets + ?Sized>(&self, value: &mut T) -> Result<(), Error> {
+        self.resolve_with(value, &mut Memo::default(), true)
+    }
+
+    /// Kong's `kong.vault.try`: runs `f` with the current values; if it fails, refreshes the
+    /// secrets of `value` from their vaults and runs `f` once more, returning that result.
+    /// A refresh that fails is reported to [`ResolverBuilder::on_warning`]; `f` still runs.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use secret_ref::vault::{Request, Vault};
+    /// use secret_ref::{Resolver, ResolveSecrets, Secret, VaultError};
+    /// use serde::Deserialize;
+    /// use zeroize::Zeroizing;
+    ///
+    /// struct Rotating(Arc<Mutex<String>>);
+    /// impl Vault for Rotating {
+    ///     fn options(&self) -> &'static [&'static str] { &[] }
+    ///     fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+    ///         Ok(Zeroizing::new(self.0.lock().unwrap().clone()))
+    ///     }
+    /// }
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct Db { password: Secret<String> }
+    ///
+    /// let current = Arc::new(Mutex::new(String::from("old")));
+    /// let resolver = Resolver::builder().vault("v", Rotating(current.clone())).build()?;
+    /// let mut db: Db = resolver.scope(|| serde_json::from_str(r#"{"password": "{vault://v/db}"}"#))?;
+    ///
+    /// *current.lock().unwrap() = String::from("new");   // rotated behind our back
+    /// let mut attempts = 0;
+    /// let session = resolver.retry(&mut db, |db| {
+    ///     attempts += 1;
+    ///     // The database accepts only the rotated password.
+    ///     if db.password.expose_secret() == "new" { Ok("connected") } else { Err("auth failed") }
+    /// });
+    /// assert_eq!((session, attempts), (Ok("connected"), 2));
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn retry<T, R, E>(
+        &self,
+        value: &mut T,
+        mut f: impl FnMut(&T) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        T: ResolveSecrets + ?Sized,
+    {
+        match f(value) {
+            Ok(r) => Ok(r),
+            Err(_) => {
+                if let Err(err) = self.refresh(value) {
+                    if let Some(hook) = &self.inner.on_warning {
+                        err.failures().iter().for_each(|f| hook(f));
+                    }
+                }
+                f(value)
+            }
+        }
     }
 
     fn resolve_with<T: ResolveSecrets + ?Sized>(
         &self,
         value: &mut T,
         memo: &mut Memo,
+        refresh: bool,
     ) -> Result<(), Error> {
         let mut walker = Walker::new();
         value.visit_secrets(&mut walker);
@@ -173,6 +302,11 @@ impl Resolver {
             } else {
                 failure.with_path(path)
             }
+        };
+        let auditing = audit::enabled();
+        let path_of = |node: Option<u32>| -> Option<String> {
+            let path = walker.path_of(node);
+            (!path.is_empty()).then_some(path)
         };
 
         // Remote fetches wait until every reference is known, so that each distinct secret
@@ -192,7 +326,7 @@ impl Resolver {
                 }
                 continue;
             };
-            if slot.secret.has_value() {
+            if slot.secret.has_value() && !refresh {
                 continue;
             }
             let outcome = match RefView::parse(raw) {
@@ -214,10 +348,21 @@ impl Resolver {
                         pending.push((i, at));
                         continue;
                     }
-                    Ok(target) => self
-                        .fetch(&target, &r)
-                        .and_then(|text| select_key(text, &r))
-                        .map_err(|e| vault_failure(e, &r)),
+                    Ok(target) => {
+                        let started = auditing.then(std::time::Instant::now);
+                        let fetched = self.fetch(&target, &r);
+                        if let Some(started) = started {
+                            audit::fetch(
+                                &r,
+                                path_of(slot.path).as_deref(),
+                                kind_of(&fetched),
+                                started.elapsed(),
+                            );
+                        }
+                        fetched
+                            .and_then(|text| select_key(text, &r))
+                            .map_err(|e| vault_failure(e, &r))
+                    }
                 },
             };
             if let Err(f) = outcome.and_then(|text| accept(slot.secret, text)) {
@@ -226,7 +371,8 @@ impl Resolver {
         }
 
         if !pending.is_empty() {
-            let outcomes = self.fetch_all(&fetches, memo);
+            let outcomes = self.fetch_all(&fetches, memo, refresh);
+            let mut announced = vec![false; fetches.len()];
             for (i, at) in pending {
                 let slot = &mut slots[i];
                 let raw = slot
@@ -234,17 +380,43 @@ impl Resolver {
                     .reference_str()
                     .expect("pending slots hold references");
                 let r = RefView::parse(raw).expect("pending references parsed before");
-                let (result, resurrected) = &outcomes[at];
-                if let (Some(err), Some(hook)) = (resurrected, &self.inner.on_warning) {
-                    hook(&with_path(resurrection(err, &r), slot.path));
+                let fetch = &outcomes[at];
+                if auditing {
+                    let path = path_of(slot.path);
+                    let kind = kind_of(&fetch.result);
+                    if fetch.fetched && !announced[at] {
+                        announced[at] = true;
+                        audit::fetch(&r, path.as_deref(), kind, fetch.duration);
+                    } else {
+                        audit::cache_hit(&r, path.as_deref(), kind);
+                    }
                 }
-                let outcome = match result {
+                if let Some(err) = &fetch.resurrected {
+                    let warning = with_path(resurrection(err, &r), slot.path);
+                    audit::resurrected(&warning);
+                    if let Some(hook) = &self.inner.on_warning {
+                        hook(&warning);
+                    }
+                }
+                let outcome = match &fetch.result {
                     Ok(text) => select_key(Zeroizing::new(String::clone(text)), &r)
                         .map_err(|e| vault_failure(e, &r)),
                     Err(e) => Err(vault_failure(e.clone(), &r)),
                 };
-                if let Err(f) = outcome.and_then(|text| accept(slot.secret, text)) {
-                    failures.push((i, with_path(f, slot.path)));
+                // A live secret follows this cached secret from now on.
+                let live = slot.secret.live().map(|sink| Watcher {
+                    key: r.key().map(Box::from),
+                    sink: Arc::downgrade(&sink),
+                    reference: crate::reference::scrub(r.as_str()).into(),
+                    vault: r.vault().into(),
+                });
+                match outcome.and_then(|text| accept(slot.secret, text)) {
+                    Err(f) => failures.push((i, with_path(f, slot.path))),
+                    Ok(()) => {
+                        if let Some(watcher) = live {
+                            self.watch(&fetches[at], watcher);
+                        }
+                    }
                 }
             }
         }
@@ -253,9 +425,11 @@ impl Resolver {
             return Ok(());
         }
         failures.sort_by_key(|(i, _)| *i);
-        Err(Error::from_failures(
-            failures.into_iter().map(|(_, f)| f).collect(),
-        ))
+        let failures: Vec<Failure> = failures.into_iter().map(|(_, f)| f).collect();
+        if auditing {
+            failures.iter().for_each(audit::failure);
+        }
+        Err(Error::from_failures(failures))
     }
 
     /// Runs `f` with this resolver in scope: every `Secret<T>` deserialized inside it, by any
@@ -296,7 +470,9 @@ impl Resolver {
         match result {
             // Secrets that failed during deserialization are still unresolved: resolving
             // again, from this scope's results, reports them with their paths.
-            Ok(mut value) => self.resolve_with(&mut value, &mut memo).map(|()| value),
+            Ok(mut value) => self
+                .resolve_with(&mut value, &mut memo, false)
+                .map(|()| value),
             Err(e) => {
                 let mut err = Error::deserialize(e);
                 for f in failures {
@@ -310,6 +486,7 @@ impl Resolver {
     /// The text of a reference: vault, fetch, then key.
     fn text(&self, r: &RefView<'_>) -> Result<Zeroizing<String>, Failure> {
         let target = self.target(r)?;
+        let auditing = audit::enabled();
         let fetched = if cached(&target) {
             let key = FetchKey {
                 backend: target.backend.to_owned(),
@@ -317,17 +494,42 @@ impl Resolver {
                 resource: r.resource().to_owned(),
                 version: r.version(),
             };
-            let (result, resurrected) = self.fetch_all(&[key], &mut Memo::default()).remove(0);
-            if let (Some(err), Some(hook)) = (&resurrected, &self.inner.on_warning) {
-                hook(&resurrection(err, r));
+            let fetch = self
+                .fetch_all(&[key], &mut Memo::default(), false)
+                .remove(0);
+            if auditing {
+                let kind = kind_of(&fetch.result);
+                if fetch.fetched {
+                    audit::fetch(r, None, kind, fetch.duration);
+                } else {
+                    audit::cache_hit(r, None, kind);
+                }
             }
-            result.map(|text| Zeroizing::new(String::clone(&text)))
+            if let Some(err) = &fetch.resurrected {
+                let warning = resurrection(err, r);
+                audit::resurrected(&warning);
+                if let Some(hook) = &self.inner.on_warning {
+                    hook(&warning);
+                }
+            }
+            fetch
+                .result
+                .map(|text| Zeroizing::new(String::clone(&text)))
         } else {
-            self.fetch(&target, r)
+            let started = auditing.then(std::time::Instant::now);
+            let fetched = self.fetch(&target, r);
+            if let Some(started) = started {
+                audit::fetch(r, None, kind_of(&fetched), started.elapsed());
+            }
+            fetched
         };
-        fetched
+        let result = fetched
             .and_then(|text| select_key(text, r))
-            .map_err(|e| vault_failure(e, r))
+            .map_err(|e| vault_failure(e, r));
+        if let (Err(f), true) = (&result, auditing) {
+            audit::failure(f);
+        }
+        result
     }
 
     fn fetch(&self, target: &Target<'_>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
@@ -337,58 +539,154 @@ impl Resolver {
     }
 
     /// Fetches distinct remote secrets through the cache, several at a time (bounded by
-    /// the resolver's concurrency), and records them in the resolution's memo.
-    fn fetch_all(&self, keys: &[FetchKey], memo: &mut Memo) -> Vec<Fetch> {
+    /// the resolver's concurrency), and records them in the resolution's memo. With
+    /// `refresh`, every key is fetched again whatever the cache holds.
+    fn fetch_all(&self, keys: &[FetchKey], memo: &mut Memo, refresh: bool) -> Vec<Fetch> {
         let mut outcomes: Vec<Option<Fetch>> = keys
             .iter()
-            .map(|k| memo.results.get(k).map(|r| (r.clone(), None)))
+            .map(|k| {
+                memo.results.get(k).map(|r| Fetch {
+                    result: r.clone(),
+                    resurrected: None,
+                    fetched: false,
+                    duration: Duration::ZERO,
+                })
+            })
             .collect();
         let todo: Vec<usize> = (0..keys.len()).filter(|&i| outcomes[i].is_none()).collect();
-        let workers = self.inner.concurrency.clamp(1, todo.len().max(1));
-        if workers <= 1 {
-            for &i in &todo {
-                outcomes[i] = Some(self.fetch_one(&keys[i]));
-            }
-        } else {
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let done: Mutex<Vec<(usize, Fetch)>> = Mutex::new(Vec::with_capacity(todo.len()));
-            std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(|| {
-                        loop {
-                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&i) = todo.get(n) else { break };
-                            let outcome = self.fetch_one(&keys[i]);
-                            done.lock().expect("results lock").push((i, outcome));
-                        }
-                    });
-                }
-            });
-            for (i, outcome) in done.into_inner().expect("results lock") {
-                outcomes[i] = Some(outcome);
-            }
+        for (i, fetch) in self.for_each_bounded(&todo, |&i| self.fetch_one(&keys[i], refresh)) {
+            outcomes[i] = Some(fetch);
         }
         outcomes
             .into_iter()
             .zip(keys)
             .map(|(outcome, key)| {
                 let outcome = outcome.expect("every key fetched");
-                memo.results.insert(key.clone(), outcome.0.clone());
+                memo.results.insert(key.clone(), outcome.result.clone());
                 outcome
             })
             .collect()
     }
 
-    fn fetch_one(&self, key: &FetchKey) -> Fetch {
+    /// Runs `work` on each item, several at a time (bounded by the resolver's concurrency),
+    /// on scoped threads; returns each item's index with its result.
+    pub(crate) fn for_each_bounded<I: Sync, R: Send>(
+        &self,
+        items: &[I],
+        work: impl Fn(&I) -> R + Sync,
+    ) -> Vec<(I, R)>
+    where
+        I: Clone + Send,
+    {
+        let workers = self.inner.concurrency.clamp(1, items.len().max(1));
+        if workers <= 1 {
+            return items.iter().map(|i| (i.clone(), work(i))).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Mutex<Vec<(I, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(n) else { break };
+                        let result = work(item);
+                        done.lock()
+                            .expect("results lock")
+                            .push((item.clone(), result));
+                    }
+                });
+            }
+        });
+        done.into_inner().expect("results lock")
+    }
+
+    fn fetch_one(&self, key: &FetchKey, refresh: bool) -> Fetch {
         let backend = &self.inner.backends[&key.backend];
         // Validated with the configuration, so this cannot fail here.
         let ttls = Ttls::from_config(&key.config).unwrap_or_default();
-        let outcome = self.inner.cache.get(key, ttls, || {
+        let fetch = || {
             backend
                 .vault
                 .fetch(&Request::new(&key.resource, key.version, &key.config))
-        });
-        (outcome.result, outcome.resurrected)
+        };
+        let started = std::time::Instant::now();
+        let outcome = match refresh.then(|| self.inner.cache.refresh(key, ttls, true, fetch)) {
+            Some(Some(refreshed)) => {
+                if refreshed.changed {
+                    self.propagate(key, &refreshed.outcome);
+                }
+                refreshed.outcome
+            }
+            // Not cached yet, or being refreshed by another thread.
+            _ => self.inner.cache.get(key, ttls, fetch),
+        };
+        Fetch {
+            result: outcome.result,
+            resurrected: outcome.resurrected,
+            fetched: outcome.fetched,
+            duration: started.elapsed(),
+        }
+    }
+
+    /// Registers a live secret to follow a cached secret (once, however often it resolves).
+    fn watch(&self, key: &FetchKey, watcher: Watcher) {
+        let mut watchers = self.inner.watchers.lock().expect("watchers lock");
+        let list = watchers.entry(key.clone()).or_default();
+        if !list
+            .iter()
+            .any(|w| Weak::ptr_eq(&w.sink, &watcher.sink) && w.key == watcher.key)
+        {
+            list.push(watcher);
+        }
+    }
+
+    /// Gives the new text of a cached secret to the live secrets that follow it.
+    fn propagate(&self, key: &FetchKey, outcome: &crate::cache::Outcome) {
+        let Ok(text) = &outcome.result else {
+            return;
+        };
+        let mut watchers = self.inner.watchers.lock().expect("watchers lock");
+        let Some(list) = watchers.get_mut(key) else {
+            return;
+        };
+        list.retain(|w| w.sink.strong_count() > 0);
+        for w in list.iter() {
+            let Some(sink) = w.sink.upgrade() else {
+                continue;
+            };
+            let whole = Zeroizing::new(String::clone(text));
+            let picked = match &w.key {
+                Some(k) => json_key::select(&whole, k),
+                None => Ok(whole),
+            };
+            let updated = picked.map_err(|e| Failure::from_vault(e)).and_then(|t| {
+                sink.update(t).map_err(|e| {
+                    Failure::new(
+                        ErrorKind::Conversion,
+                        format!("the new value does not fit: {e}"),
+                    )
+                })
+            });
+            match updated {
+                Ok(()) => {
+                    if let Some(hook) = &self.inner.on_change {
+                        hook(&Change {
+                            reference: w.reference.clone(),
+                            vault: w.vault.clone(),
+                        });
+                    }
+                }
+                Err(failure) => {
+                    // The live secret keeps its previous value.
+                    let failure = failure.with_reference(&w.reference).with_vault(&w.vault);
+                    audit::failure(&failure);
+                    if let Some(hook) = &self.inner.on_warning {
+                        hook(&failure);
+                    }
+                }
+            }
+        }
     }
 
     /// Forgets every cached secret and failure: the next resolution asks the vaults again.
@@ -485,12 +783,30 @@ fn vault_failure(e: VaultError, r: &RefView<'_>) -> Failure {
         .with_vault(r.vault())
 }
 
-fn resurrection(err: &VaultError, r: &RefView<'_>) -> Failure {
-    let served = VaultError::new(
+/// `ok`, or the error kind, for audit events.
+fn kind_of<T>(result: &Result<T, VaultError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) => e.kind().as_str(),
+    }
+}
+
+fn served_previous(err: &VaultError) -> VaultError {
+    VaultError::new(
         err.kind(),
         format!("{err}; serving the previous value (within resurrect_ttl)"),
-    );
-    vault_failure(served, r)
+    )
+}
+
+/// A resurrection seen by the rotation, which knows the secret but not the references.
+fn resurrection_for_key(err: &VaultError, label: &str, backend: &str) -> Failure {
+    Failure::from_vault(served_previous(err))
+        .with_reference(label)
+        .with_vault(backend)
+}
+
+fn resurrection(err: &VaultError, r: &RefView<'_>) -> Failure {
+    vault_failure(served_previous(err), r)
 }
 
 fn select_key(text: Zeroizing<String>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
@@ -543,6 +859,7 @@ pub struct ResolverBuilder {
     named: Vec<(String, String, VaultConfig)>,
     concurrency: usize,
     on_warning: Option<WarningHook>,
+    on_change: Option<ChangeHook>,
 }
 
 impl ResolverBuilder {
@@ -575,7 +892,16 @@ impl ResolverBuilder {
             named: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,
             on_warning: None,
+            on_change: None,
         }
+    }
+
+    /// Called each time the rotation (or a refresh) gives a [`Live`](crate::Live) secret a
+    /// new value: one call per live secret, with its reference. For the whole configuration,
+    /// where [`Live::subscribe`](crate::Live::subscribe) is per secret.
+    pub fn on_change(mut self, hook: impl Fn(&Change) + Send + Sync + 'static) -> Self {
+        self.on_change = Some(Arc::new(hook));
+        self
     }
 
     /// How many remote secrets one resolution fetches at once (default 8). Distinct secrets
@@ -751,6 +1077,8 @@ impl ResolverBuilder {
                 cache: Cache::default(),
                 concurrency: self.concurrency,
                 on_warning: self.on_warning,
+                on_change: self.on_change,
+                watchers: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -827,10 +1155,7 @@ pub(crate) fn in_scope() -> bool {
 
 /// Called by `Secret<T>`'s `Deserialize` inside a scope: resolves at once.
 #[cold]
-pub(crate) fn resolve_in_scope<T>(secret: &mut Secret<T>)
-where
-    T: zeroize::Zeroize + serde::de::DeserializeOwned,
-{
+pub(crate) fn resolve_in_scope<S: ResolveSecrets>(secret: &mut S) {
     // The borrows are released while resolving: converting a secret may deserialize another.
     let Some((resolver, mut memo)) = SCOPES.with(|s| {
         s.borrow_mut()
@@ -839,7 +1164,7 @@ where
     }) else {
         return;
     };
-    let result = resolver.resolve_with(secret, &mut memo);
+    let result = resolver.resolve_with(secret, &mut memo, false);
     SCOPES.with(|s| {
         if let Some(frame) = s.borrow_mut().last_mut() {
             frame.memo = memo;

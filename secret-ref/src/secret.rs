@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use once_cell::race::OnceBox;
 use serde::de::{self, DeserializeOwned, Visitor};
@@ -230,7 +231,7 @@ impl<T: Zeroize> Secret<T> {
     }
 }
 
-fn unresolved(raw: &str) -> Error {
+pub(crate) fn unresolved(raw: &str) -> Error {
     Error::single(
         Failure::new(
             ErrorKind::Unresolved,
@@ -252,6 +253,10 @@ pub(crate) trait SecretSlot {
     fn accept(&mut self, text: Zeroizing<String>) -> Result<(), ConvertError>;
     /// The value's type, for error messages.
     fn type_name(&self) -> &'static str;
+    /// For a live secret, what the rotation updates.
+    fn live(&self) -> Option<Arc<dyn crate::live::LiveSink>> {
+        None
+    }
 }
 
 impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
@@ -421,6 +426,31 @@ pub mod ser {
             Some(source) => serializer.serialize_str(&source.raw),
             None => serializer.serialize_str("[REDACTED]"),
         }
+    }
+}
+
+/// A secret's value (for a literal) and reference text, as deserialized, before any
+/// resolution. Shared by `Secret<T>` and `Live<T>`.
+pub(crate) fn deserialize_parts<'de, T, D>(
+    deserializer: D,
+) -> Result<(Option<T>, Option<Box<str>>), D::Error>
+where
+    T: Zeroize + DeserializeOwned,
+    D: Deserializer<'de>,
+{
+    Ok(deserializer
+        .deserialize_any(SecretVisitor::<T>(PhantomData))?
+        .into_parts())
+}
+
+impl<T> Secret<T> {
+    /// Takes the value and the reference text out (the value is not wiped: it moves).
+    pub(crate) fn into_parts(self) -> (Option<T>, Option<Box<str>>) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        let value = this.value.take();
+        let raw = this.source.take().map(|s| s.raw);
+        // Nothing else in `this` owns memory: `wipe` is a function pointer.
+        (value, raw)
     }
 }
 

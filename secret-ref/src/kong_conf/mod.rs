@@ -302,6 +302,22 @@ impl KongConf {
         settings::configure(self, builder)
     }
 
+    /// How often the rotation runs: `vault_rotation_interval` (Kong's
+    /// `KONG_VAULT_ROTATION_INTERVAL`), in seconds; 60 when unset, as in Kong.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use secret_ref::kong_conf::KongConf;
+    ///
+    /// let conf = KongConf::parse("vault_rotation_interval = 5")?;
+    /// assert_eq!(conf.rotation_interval()?, Duration::from_secs(5));
+    /// assert_eq!(KongConf::parse("")?.rotation_interval()?, Duration::from_secs(60));
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn rotation_interval(&self) -> Result<std::time::Duration, Error> {
+        settings::rotation_interval(self)
+    }
+
     /// Deserializes into `T` and resolves every reference with this configuration's vault
     /// settings. Failures name the field, and where its value came from.
     pub fn load<T: DeserializeOwned + ResolveSecrets>(&self) -> Result<T, Error> {

@@ -178,6 +178,22 @@ pub(super) fn configure(
     }
 }
 
+pub(super) fn rotation_interval(conf: &KongConf) -> Result<std::time::Duration, Error> {
+    let Some(entry) = conf
+        .entry("vault_rotation_interval")
+        .filter(|e| !unset(e.value()))
+    else {
+        return Ok(crate::resolver::DEFAULT_ROTATION_INTERVAL);
+    };
+    match entry.value().trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => Err(Error::single(failure(
+            entry,
+            "the rotation interval must be a positive number of seconds".into(),
+        ))),
+    }
+}
+
 fn fits(rest: &str, vault: &str) -> bool {
     rest.len() > vault.len() + 1 && rest.starts_with(vault) && rest.as_bytes()[vault.len()] == b'_'
 }
