@@ -272,10 +272,8 @@ impl Resolver {
         match f(value) {
             Ok(r) => Ok(r),
             Err(_) => {
-                if let Err(err) = self.refresh(value) {
-                    if let Some(hook) = &self.inner.on_warning {
-                        err.failures().iter().for_each(|f| hook(f));
-                    }
+                if let (Err(err), Some(hook)) = (self.refresh(value), &self.inner.on_warning) {
+                    err.failures().iter().for_each(|f| hook(f));
                 }
                 f(value)
             }
@@ -570,13 +568,14 @@ impl Resolver {
 
     /// Runs `work` on each item, several at a time (bounded by the resolver's concurrency),
     /// on scoped threads; returns each item's index with its result.
-    pub(crate) fn for_each_bounded<I: Sync, R: Send>(
+    pub(crate) fn for_each_bounded<I, R>(
         &self,
         items: &[I],
         work: impl Fn(&I) -> R + Sync,
     ) -> Vec<(I, R)>
     where
-        I: Clone + Send,
+        I: Clone + Send + Sync,
+        R: Send,
     {
         let workers = self.inner.concurrency.clamp(1, items.len().max(1));
         if workers <= 1 {
@@ -660,7 +659,7 @@ impl Resolver {
                 Some(k) => json_key::select(&whole, k),
                 None => Ok(whole),
             };
-            let updated = picked.map_err(|e| Failure::from_vault(e)).and_then(|t| {
+            let updated = picked.map_err(Failure::from_vault).and_then(|t| {
                 sink.update(t).map_err(|e| {
                     Failure::new(
                         ErrorKind::Conversion,
