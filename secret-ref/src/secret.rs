@@ -429,11 +429,12 @@ pub mod ser {
     }
 }
 
-/// A secret's value (for a literal) and reference text, as deserialized, before any
-/// resolution. Shared by `Secret<T>` and `Live<T>`.
-pub(crate) fn deserialize_parts<'de, T, D>(
-    deserializer: D,
-) -> Result<(Option<T>, Option<Box<str>>), D::Error>
+/// A secret's value (for a literal) and its reference text.
+pub(crate) type Parts<T> = (Option<T>, Option<Box<str>>);
+
+/// A secret's parts as deserialized, before any resolution. Shared by `Secret<T>` and
+/// `Live<T>`.
+pub(crate) fn deserialize_parts<'de, T, D>(deserializer: D) -> Result<Parts<T>, D::Error>
 where
     T: Zeroize + DeserializeOwned,
     D: Deserializer<'de>,
@@ -445,7 +446,7 @@ where
 
 impl<T> Secret<T> {
     /// Takes the value and the reference text out (the value is not wiped: it moves).
-    pub(crate) fn into_parts(self) -> (Option<T>, Option<Box<str>>) {
+    pub(crate) fn into_parts(self) -> Parts<T> {
         let mut this = std::mem::ManuallyDrop::new(self);
         let value = this.value.take();
         let raw = this.source.take().map(|s| s.raw);
