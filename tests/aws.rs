@@ -245,3 +245,97 @@ fn one_hundred_references_over_ten_secrets_cost_ten_calls() {
     let calls: usize = (0..10).map(|i| moto.gets(&format!("{p}-{i}"))).sum();
     assert_eq!(calls, 10);
 }
+
+/// Rotation against moto: `PutSecretValue` makes a new `AWSCURRENT`, which reaches a `Live`
+/// secret at the first rotation pass after its `ttl`; `retry` picks it up at once.
+#[test]
+fn live_secrets_and_retry_follow_put_secret_value() {
+    let Some(moto) = Moto::new() else { return };
+    let name = unique("live");
+    create(&moto, &name, &[json!({"password": "v1"})]);
+    let r = resolver(&format!("{}vault_aws_ttl = 1", moto.settings()));
+
+    #[derive(Deserialize, ResolveSecrets)]
+    struct Service {
+        live: secret_ref::Live<String>,
+        once: Secret<String>,
+    }
+    let reference = format!("{{vault://aws/{name}/password}}");
+    let mut service: Service = r
+        .scope(|| serde_json::from_value(json!({"live": reference, "once": reference})))
+        .unwrap();
+    let changes = service.live.subscribe();
+    let rotation = r.start_rotation(std::time::Duration::from_millis(250));
+    let (status, body) = moto.call(
+        "PutSecretValue",
+        json!({"SecretId": name, "SecretString": json!({"password": "v2"}).to_string()}),
+    );
+    assert_eq!(status, 200, "{body}");
+    changes
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the new AWSCURRENT arrives");
+    assert_eq!(*service.live.expose_secret(), "v2");
+    rotation.stop();
+
+    // The plain secret kept its value; retry refreshes it when it is refused.
+    assert_eq!(service.once.expose_secret(), "v1");
+    let result = r.retry(&mut service, |s| {
+        if s.once.expose_secret() == "v2" {
+            Ok(())
+        } else {
+            Err("refused")
+        }
+    });
+    assert_eq!(result, Ok(()));
+}
+
+/// A moto of the test's own that stops: resurrection within `resurrect_ttl`, then expiry.
+#[test]
+fn rotation_resurrects_then_expires_when_moto_stops() {
+    if Moto::new().is_none() {
+        return;
+    }
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/moto_server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let own = Moto {
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let ready = (0..150).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(ready, "moto did not start");
+    create(&own, "db", &[json!({"password": "v1"})]);
+    let r = resolver(&format!(
+        "{}vault_aws_ttl = 0.5\nvault_aws_resurrect_ttl = 2\nvault_aws_connect_timeout = 0.5",
+        own.settings()
+    ));
+    let mut live: secret_ref::Live<String> =
+        secret_ref::Live::from_reference("{vault://aws/db/password}".parse().unwrap());
+    r.resolve(&mut live).unwrap();
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let report = r.rotate();
+    assert_eq!(report.resurrected, 1, "{report:?}");
+    assert_eq!(get(&r, "{vault://aws/db/password}").unwrap(), "v1");
+
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    assert_eq!(r.rotate().failed, 1);
+    assert_eq!(
+        get(&r, "{vault://aws/db/password}").unwrap_err().kind(),
+        ErrorKind::Unreachable
+    );
+    assert_eq!(*live.expose_secret(), "v1");
+}

@@ -575,3 +575,182 @@ fn resurrect_ttl_when_the_server_stops() {
         "past resurrect_ttl: {err}"
     );
 }
+
+/// Rotation against OpenBao: a new KV v2 version reaches a `Live` secret within one
+/// rotation interval after its `ttl`.
+#[test]
+fn live_secret_follows_a_new_version() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("live");
+    bao.write_kv2(&p, json!({"password": "v1"}));
+    let conf = Loader::new()
+        .text(
+            "kong.conf",
+            &format!(
+                "{}vault_hcv_token = {}\nvault_hcv_ttl = 1\nvault_rotation_interval = 0.25",
+                bao.settings("v2", "secret"),
+                bao.token
+            ),
+        )
+        .load()
+        .unwrap();
+    let resolver = conf.resolver().unwrap();
+
+    #[derive(Deserialize, ResolveSecrets)]
+    struct Service {
+        password: secret_ref::Live<String>,
+    }
+    let service: Service = resolver
+        .scope(|| {
+            serde_json::from_value(json!({"password": format!("{{vault://hcv/{p}/password}}")}))
+        })
+        .unwrap();
+    let changes = service.password.subscribe();
+    let rotation = resolver.start_rotation(conf.rotation_interval().unwrap());
+    assert_eq!(*service.password.expose_secret(), "v1");
+
+    let written = std::time::Instant::now();
+    bao.write_kv2(&p, json!({"password": "v2"}));
+    changes
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the new version arrives");
+    // ttl (1 s) plus one interval (0.25 s), and a margin for the machine.
+    assert!(
+        written.elapsed() < Duration::from_millis(1250 + 1000),
+        "{:?}",
+        written.elapsed()
+    );
+    assert_eq!(*service.password.expose_secret(), "v2");
+    rotation.stop();
+}
+
+/// Kong's `kong.vault.try` against OpenBao: the first attempt uses the cached password, the
+/// database refuses it, the secret is read again and the second attempt uses the new one.
+#[test]
+fn retry_picks_up_a_rotated_password() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("try");
+    bao.write_kv2(&p, json!({"password": "old"}));
+    let r = resolver(&format!(
+        "{}vault_hcv_token = {}\nvault_hcv_ttl = 3600",
+        bao.settings("v2", "secret"),
+        bao.token
+    ));
+    #[derive(Deserialize, ResolveSecrets)]
+    struct Db {
+        password: Secret<String>,
+    }
+    let mut db: Db = r
+        .scope(|| {
+            serde_json::from_value(json!({"password": format!("{{vault://hcv/{p}/password}}")}))
+        })
+        .unwrap();
+    bao.write_kv2(&p, json!({"password": "new"}));
+    let reads = bao.audited(&format!("secret/data/{p}"));
+    let mut tried = Vec::new();
+    let login = r.retry(&mut db, |db| {
+        tried.push(db.password.expose_secret().clone());
+        // The database, rotated by the vault, accepts only the new password.
+        if db.password.expose_secret() == "new" {
+            Ok("session")
+        } else {
+            Err("authentication failed")
+        }
+    });
+    assert_eq!(login, Ok("session"));
+    assert_eq!(tried, ["old", "new"]);
+    assert_eq!(bao.audited(&format!("secret/data/{p}")), reads + 1);
+}
+
+/// Rotation against a server of the test's own that stops: the live secret keeps its value
+/// within `resurrect_ttl` (with a warning), then the failure stands for new reads.
+#[test]
+fn rotation_resurrects_then_expires_when_the_server_stops() {
+    if Bao::plain().is_none() {
+        return;
+    }
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/bao");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(&bin)
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            "-dev-no-store-token",
+        ])
+        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let own = Bao {
+        addr: format!("http://127.0.0.1:{port}"),
+        token: "root".into(),
+    };
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && common::call("GET", &format!("{}/v1/sys/health", own.addr), &[], None).0 == 200
+    });
+    assert!(ready, "bao did not start");
+    own.write_kv2("db", json!({"password": "v1"}));
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let seen = warnings.clone();
+    let r = Loader::new()
+        .text(
+            "kong.conf",
+            &format!(
+                "{}vault_hcv_token = root\nvault_hcv_ttl = 0.5\nvault_hcv_resurrect_ttl = 2",
+                own.settings("v2", "secret")
+            ),
+        )
+        .load()
+        .unwrap()
+        .configure(
+            Resolver::builder().on_warning(move |f| seen.lock().unwrap().push(f.to_string())),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut live: secret_ref::Live<String> =
+        secret_ref::Live::from_reference("{vault://hcv/db/password}".parse().unwrap());
+    r.resolve(&mut live).unwrap();
+
+    // A new version first, to see the rotation work.
+    own.write_kv2("db", json!({"password": "v2"}));
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(r.rotate().changed, 1);
+    assert_eq!(*live.expose_secret(), "v2");
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let report = r.rotate();
+    assert_eq!(report.resurrected, 1, "{report:?}");
+    assert_eq!(*live.expose_secret(), "v2");
+    assert_eq!(get(&r, "{vault://hcv/db/password}").unwrap(), "v2");
+    assert!(
+        warnings
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|w| w.contains("serving the previous value"))
+    );
+
+    std::thread::sleep(Duration::from_millis(2200));
+    let report = r.rotate();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(
+        get(&r, "{vault://hcv/db/password}").unwrap_err().kind(),
+        ErrorKind::Unreachable
+    );
+    assert_eq!(
+        *live.expose_secret(),
+        "v2",
+        "a live secret keeps its last value"
+    );
+}
