@@ -85,3 +85,18 @@ fn kong_conf_example_reads_the_file_then_kong_pg_password() {
     assert!(!stdout.contains("is not set: using"));
     assert!(stdout.contains("resolved (12 characters)"));
 }
+
+#[test]
+fn rotation_example_sees_every_rotation() {
+    let out = example("rotation").output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for version in 1..=3 {
+        assert!(
+            stdout.contains(&format!("with password version {version} ")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("done: the password rotated 3 times"));
+    assert!(!stdout.contains("pw-generation"), "a value was printed");
+}

@@ -74,7 +74,17 @@ struct Shared<T> {
     parsed: OnceBox<Option<Reference>>,
     subscribers: Mutex<Vec<Sender<()>>>,
     version: AtomicU64,
+    /// A digest of the text the value came from: a secret shares its vault secret with
+    /// others (`db/user`, `db/password`), and only a change of its own part is a change.
+    digest: AtomicU64,
     wipe: fn(&mut T),
+}
+
+fn digest(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
 
 /// A value, zeroized when the last reader lets go of it.
@@ -134,6 +144,7 @@ impl<T: Zeroize> Live<T> {
                 parsed: OnceBox::new(),
                 subscribers: Mutex::new(Vec::new()),
                 version: AtomicU64::new(0),
+                digest: AtomicU64::new(0),
                 wipe,
             }),
         }
@@ -215,13 +226,19 @@ impl<T> Live<T> {
 
 /// What the resolver's rotation holds of a live secret (weakly): a way to give it new text.
 pub(crate) trait LiveSink: Send + Sync {
-    /// Converts the text, stores it as the current value and tells the subscribers.
-    fn update(&self, text: Zeroizing<String>) -> Result<(), ConvertError>;
+    /// Converts the text, stores it as the current value and tells the subscribers. Returns
+    /// whether the value changed (the same text again changes nothing).
+    fn update(&self, text: Zeroizing<String>) -> Result<bool, ConvertError>;
 }
 
 impl<T: DeserializeOwned + Send + Sync> LiveSink for Shared<T> {
-    fn update(&self, text: Zeroizing<String>) -> Result<(), ConvertError> {
+    fn update(&self, text: Zeroizing<String>) -> Result<bool, ConvertError> {
+        let new = digest(&text);
+        if self.value.load().is_some() && self.digest.load(Ordering::Acquire) == new {
+            return Ok(false);
+        }
         let value = convert::from_text::<T>(text)?;
+        self.digest.store(new, Ordering::Release);
         let had = self
             .value
             .swap(Some(Arc::new(Held {
@@ -237,7 +254,7 @@ impl<T: DeserializeOwned + Send + Sync> LiveSink for Shared<T> {
                 .expect("subscribers lock")
                 .retain(|tx| tx.send(()).is_ok());
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -251,7 +268,7 @@ impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> SecretSlot for Live<
     }
 
     fn accept(&mut self, text: Zeroizing<String>) -> Result<(), ConvertError> {
-        self.inner.update(text)
+        self.inner.update(text).map(drop)
     }
 
     fn type_name(&self) -> &'static str {

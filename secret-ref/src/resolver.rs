@@ -668,7 +668,8 @@ impl Resolver {
                 })
             });
             match updated {
-                Ok(()) => {
+                Ok(false) => {}
+                Ok(true) => {
                     if let Some(hook) = &self.inner.on_change {
                         hook(&Change {
                             reference: w.reference.clone(),
