@@ -10,8 +10,8 @@
 //! `Live<String>` on each request and never restarts. With a real store, the only change is
 //! the reference: `{vault://hcv/db/password}`, `{vault://aws/prod/db/password}`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use secret_ref::vault::{Request, Vault};
@@ -76,8 +76,8 @@ fn main() -> Result<(), secret_ref::Error> {
     let mut seen = config.db_password.version();
     // Serve requests until the three rotations are seen (or give up after 10 s).
     while seen < 3 && started.elapsed() < Duration::from_secs(10) {
-        // Each request reads the current password: an atomic load, no lock, no fetch.
-        let password = config.db_password.expose_secret();
+        // Each request reads the current password: one atomic load, no lock, no fetch.
+        let password: &String = config.db_password.expose_secret();
         if config.db_password.version() != seen {
             seen = config.db_password.version();
             println!(
@@ -87,7 +87,6 @@ fn main() -> Result<(), secret_ref::Error> {
                 password.len(),
             );
         }
-        drop(password);
         std::thread::sleep(Duration::from_millis(50));
     }
     store.join().expect("the store thread");

@@ -90,7 +90,11 @@ fn kong_conf_example_reads_the_file_then_kong_pg_password() {
 fn rotation_example_sees_every_rotation() {
     let out = example("rotation").output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for version in 1..=3 {
         assert!(
             stdout.contains(&format!("with password version {version} ")),

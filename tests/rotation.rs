@@ -113,8 +113,8 @@ fn a_read_stays_valid_while_the_value_rotates() {
     vault.set(Some(&json("app", "v2", 1)));
     let report = resolver.refresh_all();
     assert_eq!((report.checked, report.fetched, report.changed), (1, 1, 1));
-    // The guard taken before still shows the value it read; a new read sees the new one.
-    assert_eq!(*before, "v1");
+    // The value read before is still there, unchanged; a new read sees the new one.
+    assert_eq!(before, "v1");
     assert_eq!(*service.password.expose_secret(), "v2");
     // Clones share the live value.
     let clone = service.password.clone();
@@ -321,10 +321,6 @@ fn live_secrets_never_show_their_value() {
     let mut live: Live<String> = serde_json::from_str(r#""{vault://switch/p}""#).unwrap();
     resolver.resolve(&mut live).unwrap();
     assert_eq!(format!("{live:?}"), "Live([REDACTED])");
-    assert_eq!(
-        format!("{:?}", live.expose_secret()),
-        "LiveGuard([REDACTED])"
-    );
     assert_eq!(
         serde_json::to_string(&live).unwrap(),
         r#""{vault://switch/p}""#

@@ -122,7 +122,7 @@ mod secret;
 pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};
-pub use live::{Live, LiveGuard};
+pub use live::Live;
 pub use reference::{Redacted, Reference, ReferenceError, ReferenceProblem, is_reference};
 pub use resolve::{Field, ResolveSecrets, Shape, secret_paths};
 pub use resolver::{Change, Resolver, ResolverBuilder, Rotation, RotationReport};

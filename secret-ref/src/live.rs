@@ -2,11 +2,11 @@
 //! long-running service sees a rotated password without reloading its configuration.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-use arc_swap::{ArcSwapOption, Guard};
 use once_cell::race::OnceBox;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -21,13 +21,16 @@ use crate::secret::{Secret, SecretSlot};
 /// by the resolver's rotation ([`Resolver::start_rotation`](crate::Resolver::start_rotation)),
 /// and by [`Resolver::refresh`](crate::Resolver::refresh).
 ///
-/// Reading it is an atomic load of the current value: no lock, and never a fetch, which the
-/// rotation does on its own thread. A value read stays valid (and unchanged) while the guard
-/// is held, even if the secret rotates meanwhile. Clones share the same live value.
+/// Reading it is one atomic load: no lock, no reference count, and never a fetch, which the
+/// rotation does on its own thread. A value read stays valid, and unchanged, for as long as
+/// it is borrowed, even if the secret rotates meanwhile: values that rotate out are kept
+/// (unchanged) until the `Live` is dropped, and zeroized then. A long-running service thus
+/// keeps one copy of each value the secret had, which is what makes reads free; dropping the
+/// `Live` (when reloading the configuration, say) releases them. Clones share the same live
+/// value.
 ///
 /// Everything else is as for `Secret<T>`: `Debug` never shows the value, there is no
-/// `Display`, serializing writes the reference, values are zeroized when the last reader
-/// drops them.
+/// `Display`, serializing writes the reference, values are zeroized when dropped.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -55,11 +58,11 @@ use crate::secret::{Secret, SecretSlot};
 ///     serde_json::from_str(r#"{"db_password": "{vault://rotating/db}"}"#)
 /// })?;
 /// let changes = config.db_password.subscribe();
-/// assert_eq!(*config.db_password.expose_secret(), "first");
+/// assert_eq!(config.db_password.expose_secret(), "first");
 ///
 /// *current.lock().unwrap() = String::from("second");
 /// resolver.refresh_all();   // what the rotation thread does on its schedule
-/// assert_eq!(*config.db_password.expose_secret(), "second");
+/// assert_eq!(config.db_password.expose_secret(), "second");
 /// assert!(changes.try_recv().is_ok());
 /// # Ok::<(), secret_ref::Error>(())
 /// ```
@@ -68,7 +71,11 @@ pub struct Live<T> {
 }
 
 struct Shared<T> {
-    value: ArcSwapOption<Held<T>>,
+    /// The current value; null until resolved. Owned: a `Box<Held<T>>` made into a pointer.
+    current: AtomicPtr<Held<T>>,
+    /// Values that rotated out. Readers may still hold references into them for as long as
+    /// they borrow the `Live`, so they are only freed (and zeroized) with it.
+    retired: Mutex<Vec<Box<Held<T>>>>,
     /// The reference as written; `None` for a literal.
     raw: Option<Box<str>>,
     parsed: OnceBox<Option<Reference>>,
@@ -78,6 +85,9 @@ struct Shared<T> {
     /// others (`db/user`, `db/password`), and only a change of its own part is a change.
     digest: AtomicU64,
     wipe: fn(&mut T),
+    /// `AtomicPtr` is `Send` and `Sync` whatever it points to; this makes `Shared<T>` only as
+    /// shareable as `T` is.
+    _owns: PhantomData<Box<Held<T>>>,
 }
 
 fn digest(text: &str) -> u64 {
@@ -87,7 +97,7 @@ fn digest(text: &str) -> u64 {
     h.finish()
 }
 
-/// A value, zeroized when the last reader lets go of it.
+/// A value, zeroized when dropped.
 struct Held<T> {
     value: T,
     wipe: fn(&mut T),
@@ -99,26 +109,15 @@ impl<T> Drop for Held<T> {
     }
 }
 
-/// A read of a [`Live`] secret's value, as it was when read.
-pub struct LiveGuard<T> {
-    guard: Guard<Option<Arc<Held<T>>>>,
-}
-
-impl<T> std::ops::Deref for LiveGuard<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self
-            .guard
-            .as_ref()
-            .expect("a guard is only made for a value")
-            .value
-    }
-}
-
-impl<T> fmt::Debug for LiveGuard<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LiveGuard([REDACTED])")
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        let current = *self.current.get_mut();
+        if !current.is_null() {
+            // SAFETY: `current` came from `Box::into_raw` and is owned here; no reader is
+            // left, since readers borrow a `Live`, which holds this `Shared`.
+            drop(unsafe { Box::from_raw(current) });
+        }
+        // The retired values drop (and zeroize) with their vector.
     }
 }
 
@@ -137,15 +136,20 @@ impl<T: Zeroize> Live<T> {
 
     fn from_parts(value: Option<T>, raw: Option<Box<str>>) -> Self {
         let wipe = T::zeroize;
+        let current = value.map_or(std::ptr::null_mut(), |value| {
+            Box::into_raw(Box::new(Held { value, wipe }))
+        });
         Live {
             inner: Arc::new(Shared {
-                value: ArcSwapOption::new(value.map(|value| Arc::new(Held { value, wipe }))),
+                current: AtomicPtr::new(current),
+                retired: Mutex::new(Vec::new()),
                 raw,
                 parsed: OnceBox::new(),
                 subscribers: Mutex::new(Vec::new()),
                 version: AtomicU64::new(0),
                 digest: AtomicU64::new(0),
                 wipe,
+                _owns: PhantomData,
             }),
         }
     }
@@ -155,7 +159,8 @@ impl<T> Live<T> {
     /// The current value. Panics (with the reference, never a value) if the secret was never
     /// resolved; see [`try_expose_secret`](Live::try_expose_secret).
     #[track_caller]
-    pub fn expose_secret(&self) -> LiveGuard<T> {
+    #[inline]
+    pub fn expose_secret(&self) -> &T {
         match self.try_expose_secret() {
             Ok(v) => v,
             Err(e) => panic!("{e}"),
@@ -163,15 +168,18 @@ impl<T> Live<T> {
     }
 
     /// The current value, or an [`ErrorKind::Unresolved`](crate::ErrorKind::Unresolved) error.
-    pub fn try_expose_secret(&self) -> Result<LiveGuard<T>, Error> {
-        let guard = self.inner.value.load();
-        if guard.is_some() {
-            Ok(LiveGuard { guard })
-        } else {
-            Err(crate::secret::unresolved(
+    #[inline]
+    pub fn try_expose_secret(&self) -> Result<&T, Error> {
+        let current = self.inner.current.load(Ordering::Acquire);
+        if current.is_null() {
+            return Err(crate::secret::unresolved(
                 self.reference_str().unwrap_or(""),
-            ))
+            ));
         }
+        // SAFETY: a non-null `current` points to a `Held<T>` that stays allocated and
+        // unchanged until `Shared` drops (rotated-out values move to `retired`), and `Shared`
+        // outlives this borrow of `self`. Acquire pairs with the store's release.
+        Ok(unsafe { &(*current).value })
     }
 
     /// A channel that receives `()` each time the value changes. Changes sent while nobody
@@ -207,7 +215,7 @@ impl<T> Live<T> {
 
     /// Whether a value is available.
     pub fn is_resolved(&self) -> bool {
-        self.inner.value.load().is_some()
+        !self.inner.current.load(Ordering::Acquire).is_null()
     }
 
     /// Whether the secret was written as a literal.
@@ -234,19 +242,24 @@ pub(crate) trait LiveSink: Send + Sync {
 impl<T: DeserializeOwned + Send + Sync> LiveSink for Shared<T> {
     fn update(&self, text: Zeroizing<String>) -> Result<bool, ConvertError> {
         let new = digest(&text);
-        if self.value.load().is_some() && self.digest.load(Ordering::Acquire) == new {
+        if !self.current.load(Ordering::Acquire).is_null()
+            && self.digest.load(Ordering::Acquire) == new
+        {
             return Ok(false);
         }
         let value = convert::from_text::<T>(text)?;
         self.digest.store(new, Ordering::Release);
-        let had = self
-            .value
-            .swap(Some(Arc::new(Held {
-                value,
-                wipe: self.wipe,
-            })))
-            .is_some();
+        let fresh = Box::into_raw(Box::new(Held {
+            value,
+            wipe: self.wipe,
+        }));
+        let previous = self.current.swap(fresh, Ordering::AcqRel);
+        let had = !previous.is_null();
         if had {
+            // SAFETY: `previous` came from `Box::into_raw` and was just unpublished; readers
+            // that loaded it keep valid references, because it is kept rather than freed.
+            let previous = unsafe { Box::from_raw(previous) };
+            self.retired.lock().expect("retired lock").push(previous);
             self.version.fetch_add(1, Ordering::AcqRel);
             // Dead receivers are dropped here, which is how unsubscribing works.
             self.subscribers
