@@ -24,11 +24,10 @@
 //! Rotation events name the secret by vault, resource and version, since several
 //! references may share it: `reference` is then written `{vault://<vault>/<resource>#<version>}`.
 //!
-//! ```
-//! // With `tracing-subscriber`, for example:
-//! //   tracing_subscriber::fmt().with_target(true).init();
-//! // gives lines such as
-//! //   INFO secret_ref::audit: fetch event="fetch" vault="hcv" reference="{vault://hcv/pg/password}" path="pg.password" outcome="ok" duration_ms=3.2
+//! With `tracing-subscriber`'s `fmt()` subscriber, for example, a fetch is logged as
+//!
+//! ```text
+//! INFO secret_ref::audit: fetch event="fetch" vault="hcv" reference="{vault://hcv/pg/password}" path="pg.password" outcome="ok" duration_ms=3.2
 //! ```
 
 use std::time::Duration;

@@ -15,6 +15,13 @@
 //!   [`Vault`] for more), their settings, named vaults, and the cache.
 //! - [`Reference`] and [`is_reference`]: Kong's grammar,
 //!   `{vault://<vault>/<resource>[/<key>][?<options>][#<version>]}`.
+//! - [`kong_conf`]: Kong's configuration format, layered with environment overrides, with
+//!   vault settings.
+//! - [`Live<T>`] and [`Resolver::start_rotation`]: secrets that follow their vault as it
+//!   rotates them; [`Resolver::retry`]: Kong's `kong.vault.try`; [`audit`]: the `tracing`
+//!   events of every fetch.
+//! - Backends behind features: `fs`, `hcv` (HashiCorp Vault, OpenBao), `aws` (Secrets
+//!   Manager); the `cli` feature builds the `secret-ref` command.
 //!
 //! # Two ways to resolve
 //!
