@@ -295,26 +295,7 @@ fn rotation_resurrects_then_expires_when_moto_stops() {
     if Moto::new().is_none() {
         return;
     }
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/moto_server");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let own = Moto {
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let ready = (0..150).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(ready, "moto did not start");
+    let (mut server, own) = common::own_moto();
     create(&own, "db", &[json!({"password": "v1"})]);
     let r = resolver(&format!(
         "{}vault_aws_ttl = 0.5\nvault_aws_resurrect_ttl = 2\nvault_aws_connect_timeout = 0.5",

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -490,39 +489,7 @@ fn resurrect_ttl_when_the_server_stops() {
     if Bao::plain().is_none() {
         return;
     }
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/bao");
-    assert!(
-        bin.exists(),
-        "{} is installed by .ci/servers.sh",
-        bin.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(&bin)
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            "-dev-no-store-token",
-        ])
-        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let own = Bao {
-        addr: format!("http://127.0.0.1:{port}"),
-        token: "root".into(),
-    };
-    let ready = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && common::call("GET", &format!("{}/v1/sys/health", own.addr), &[], None).0 == 200
-    });
-    assert!(ready, "bao did not start");
+    let (mut server, own) = common::own_bao();
     own.write_kv2("db", json!({"password": "before-the-outage"}));
 
     let warnings = Arc::new(Mutex::new(Vec::new()));
@@ -550,8 +517,6 @@ fn resurrect_ttl_when_the_server_stops() {
     );
 
     server.kill().unwrap();
-    let mut out = String::new();
-    let _ = server.stdout.take().unwrap().read_to_string(&mut out);
     server.wait().unwrap();
 
     std::thread::sleep(Duration::from_millis(1500));
@@ -669,34 +634,7 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
     if Bao::plain().is_none() {
         return;
     }
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/.venv/bin/bao");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new(&bin)
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            "-dev-no-store-token",
-        ])
-        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let own = Bao {
-        addr: format!("http://127.0.0.1:{port}"),
-        token: "root".into(),
-    };
-    let ready = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && common::call("GET", &format!("{}/v1/sys/health", own.addr), &[], None).0 == 200
-    });
-    assert!(ready, "bao did not start");
+    let (mut server, own) = common::own_bao();
     own.write_kv2("db", json!({"password": "v1"}));
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let seen = warnings.clone();

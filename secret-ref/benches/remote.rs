@@ -6,12 +6,13 @@
 //! Needs an OpenBao (HashiCorp Vault) server:
 //! `source .ci/servers.sh && start_servers && cargo bench -p secret-ref --features hcv --bench remote`.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use divan::Bencher;
 use secret_ref::{ResolveSecrets, Resolver, Secret};
+
+#[path = "support/mod.rs"]
+mod support;
 
 const SECRETS: usize = 100;
 const LATENCY: Duration = Duration::from_millis(20);
@@ -27,9 +28,14 @@ fn main() {
     let upstream = addr.trim_start_matches("http://").to_owned();
     // Fill the server, directly.
     for i in 0..SECRETS {
-        write(&upstream, &token, i);
+        support::write(
+            &upstream,
+            &token,
+            &format!("bench-latency/s{i}"),
+            &format!("p{i}"),
+        );
     }
-    let proxy = proxy(upstream);
+    let proxy = support::proxy(upstream, LATENCY, Default::default());
     // SAFETY: no other thread reads the environment yet.
     unsafe {
         std::env::set_var("BENCH_PROXY_PORT", proxy.to_string());
@@ -40,50 +46,6 @@ fn main() {
         eprintln!("concurrency {c:>2}: the bound is {bound:.0} ms");
     }
     divan::main();
-}
-
-fn write(upstream: &str, token: &str, i: usize) {
-    let body = format!(r#"{{"data":{{"password":"p{i}"}}}}"#);
-    let mut s = TcpStream::connect(upstream).unwrap();
-    write!(
-        s,
-        "POST /v1/secret/data/bench-latency/s{i} HTTP/1.1\r\nHost: {upstream}\r\nX-Vault-Token: {token}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
-/// A TCP proxy that holds every chunk the client sends for 20 ms: one request, one delay.
-fn proxy(upstream: String) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let server = TcpStream::connect(&upstream).unwrap();
-            let (mut c_read, mut s_write) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 16 * 1024];
-                while let Ok(n @ 1..) = c_read.read(&mut buf) {
-                    std::thread::sleep(LATENCY);
-                    if s_write.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = s_write.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut s_read, mut c_write) = (server, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut s_read, &mut c_write);
-                let _ = c_write.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    port
 }
 
 fn references() -> Vec<Secret<String>> {

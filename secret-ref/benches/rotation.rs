@@ -4,13 +4,14 @@
 //!
 //! `source .ci/servers.sh && start_servers && cargo bench -p secret-ref --features hcv --bench rotation`
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use secret_ref::{Live, Resolver};
+
+#[path = "support/mod.rs"]
+mod support;
 
 const SECRETS: usize = 1000;
 
@@ -32,10 +33,15 @@ fn main() {
     let token = std::env::var("SECRET_REF_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
     let upstream = addr.trim_start_matches("http://").to_owned();
     for i in 0..SECRETS {
-        write(&upstream, &token, i);
+        support::write(
+            &upstream,
+            &token,
+            &format!("bench-rotation/s{i}"),
+            &format!("p{i}"),
+        );
     }
     let requests = Arc::new(AtomicUsize::new(0));
-    let port = proxy(upstream, requests.clone());
+    let port = support::proxy(upstream, Duration::ZERO, requests.clone());
     let resolver = Resolver::builder()
         .configure("hcv", "port", port.to_string())
         .configure("hcv", "kv", "v2")
@@ -138,52 +144,4 @@ fn rotation_pass_over_1000_secrets() -> secret_ref::RotationReport {
     PASSES.fetch_add(1, Ordering::SeqCst);
     assert_eq!(report.fetched, SECRETS);
     report
-}
-
-fn write(upstream: &str, token: &str, i: usize) {
-    let body = format!(r#"{{"data":{{"password":"p{i}"}}}}"#);
-    let mut s = TcpStream::connect(upstream).unwrap();
-    write!(
-        s,
-        "POST /v1/secret/data/bench-rotation/s{i} HTTP/1.1\r\nHost: {upstream}\r\nX-Vault-Token: {token}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
-/// A TCP proxy that counts the requests going through it.
-fn proxy(upstream: String, requests: Arc<AtomicUsize>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let server = TcpStream::connect(&upstream).unwrap();
-            let (mut c_read, mut s_write) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let requests = requests.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 16 * 1024];
-                while let Ok(n @ 1..) = c_read.read(&mut buf) {
-                    // One request line per request: `GET /v1/...`.
-                    let chunk = &buf[..n];
-                    let count = chunk.windows(8).filter(|w| *w == b"GET /v1/").count();
-                    requests.fetch_add(count, Ordering::SeqCst);
-                    if s_write.write_all(chunk).is_err() {
-                        break;
-                    }
-                }
-                let _ = s_write.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut s_read, mut c_write) = (server, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut s_read, &mut c_write);
-                let _ = c_write.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    port
 }

@@ -133,6 +133,22 @@ pub(crate) fn json_error(e: &serde_json::Error) -> ConvertError {
     ConvertError(format!("{what} (line {}, column {})", e.line(), e.column()))
 }
 
+/// kong.conf's booleans, shared by secret texts and kong.conf values: `on`/`true` and
+/// `off`/`false` (anything else is an error, where Kong would read `false`).
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "true" | "on" => Some(true),
+        "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// kong.conf's lists, shared by secret texts and kong.conf values: comma-separated, items
+/// trimmed, empty items dropped.
+pub(crate) fn list_items(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
 fn looks_like_json(text: &str, open: char) -> bool {
     text.trim_start().starts_with(open)
 }
@@ -184,11 +200,9 @@ impl<'de> de::Deserializer<'de> for TextDeserializer {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
-        // kong.conf's spellings; anything else is an error rather than Kong's silent `false`.
-        match self.trimmed() {
-            "true" | "on" => visitor.visit_bool(true),
-            "false" | "off" => visitor.visit_bool(false),
-            _ => Err(de::Error::invalid_value(
+        match parse_bool(&self.text) {
+            Some(b) => visitor.visit_bool(b),
+            None => Err(de::Error::invalid_value(
                 Unexpected::Str(""),
                 &"a boolean (true, false, on or off)",
             )),
@@ -274,12 +288,7 @@ impl<'de> de::Deserializer<'de> for TextDeserializer {
         if looks_like_json(&self.text, '[') {
             return self.json(visitor);
         }
-        // kong.conf lists: comma-separated, items trimmed, empty items dropped.
-        let items: Vec<TextDeserializer> = self
-            .text
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+        let items: Vec<TextDeserializer> = list_items(&self.text)
             .map(|s| TextDeserializer {
                 text: Zeroizing::new(s.to_owned()),
             })

@@ -189,6 +189,83 @@ impl Bao {
     }
 }
 
+/// A free port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A program of the test servers' virtualenv (installed by `.ci/servers.sh`).
+fn venv_program(name: &str) -> std::path::PathBuf {
+    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".ci/.venv/bin")
+        .join(name);
+    assert!(
+        bin.exists(),
+        "{} is installed by .ci/servers.sh",
+        bin.display()
+    );
+    bin
+}
+
+/// Waits until `ready` holds, for up to 15 s.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let up = (0..150).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        ready()
+    });
+    assert!(up, "{what} did not start");
+}
+
+/// An OpenBao dev server of the test's own, for tests that stop it; kill the child to stop it.
+pub fn own_bao() -> (std::process::Child, Bao) {
+    let port = free_port();
+    let server = std::process::Command::new(venv_program("bao"))
+        .args([
+            "server",
+            "-dev",
+            "-dev-root-token-id=root",
+            "-dev-no-store-token",
+        ])
+        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let bao = Bao {
+        addr: format!("http://127.0.0.1:{port}"),
+        token: "root".into(),
+    };
+    wait_until("bao", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && call("GET", &format!("{}/v1/sys/health", bao.addr), &[], None).0 == 200
+    });
+    (server, bao)
+}
+
+/// A moto server of the test's own, for tests that stop it.
+pub fn own_moto() -> (std::process::Child, Moto) {
+    let port = free_port();
+    let server = std::process::Command::new(venv_program("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("moto", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (
+        server,
+        Moto {
+            url: format!("http://127.0.0.1:{port}"),
+        },
+    )
+}
+
 /// moto's Secrets Manager.
 pub struct Moto {
     pub url: String,

@@ -191,10 +191,9 @@ impl<'de> de::Deserializer<'de> for Value<'_> {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.trimmed() {
-            "on" | "true" => visitor.visit_bool(true),
-            "off" | "false" => visitor.visit_bool(false),
-            _ => Err(de::Error::invalid_value(
+        match crate::convert::parse_bool(self.text) {
+            Some(b) => visitor.visit_bool(b),
+            None => Err(de::Error::invalid_value(
                 Unexpected::Str(""),
                 &"on, off, true or false",
             )),
@@ -278,10 +277,7 @@ impl<'de> de::Deserializer<'de> for Value<'_> {
         let items: Vec<Value<'_>> = if self.is_unset() {
             Vec::new()
         } else {
-            self.text
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
+            crate::convert::list_items(self.text)
                 .map(|text| Value { text })
                 .collect()
         };
