@@ -18,23 +18,9 @@ const SECRETS: usize = 100;
 const LATENCY: Duration = Duration::from_millis(20);
 
 fn main() {
-    let Ok(addr) = std::env::var("SECRET_REF_TEST_BAO_ADDR") else {
-        eprintln!(
-            "skipping: SECRET_REF_TEST_BAO_ADDR is not set (source .ci/servers.sh; start_servers)"
-        );
+    let Some((upstream, token)) = support::bao_with_secrets("bench-latency", SECRETS) else {
         return;
     };
-    let token = std::env::var("SECRET_REF_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
-    let upstream = addr.trim_start_matches("http://").to_owned();
-    // Fill the server, directly.
-    for i in 0..SECRETS {
-        support::write(
-            &upstream,
-            &token,
-            &format!("bench-latency/s{i}"),
-            &format!("p{i}"),
-        );
-    }
     let proxy = support::proxy(upstream, LATENCY, Default::default());
     // SAFETY: no other thread reads the environment yet.
     unsafe {

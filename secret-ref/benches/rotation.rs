@@ -24,22 +24,9 @@ struct Setup {
 static SETUP: OnceLock<Setup> = OnceLock::new();
 
 fn main() {
-    let Ok(addr) = std::env::var("SECRET_REF_TEST_BAO_ADDR") else {
-        eprintln!(
-            "skipping: SECRET_REF_TEST_BAO_ADDR is not set (source .ci/servers.sh; start_servers)"
-        );
+    let Some((upstream, token)) = support::bao_with_secrets("bench-rotation", SECRETS) else {
         return;
     };
-    let token = std::env::var("SECRET_REF_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
-    let upstream = addr.trim_start_matches("http://").to_owned();
-    for i in 0..SECRETS {
-        support::write(
-            &upstream,
-            &token,
-            &format!("bench-rotation/s{i}"),
-            &format!("p{i}"),
-        );
-    }
     let requests = Arc::new(AtomicUsize::new(0));
     let port = support::proxy(upstream, Duration::ZERO, requests.clone());
     let resolver = Resolver::builder()

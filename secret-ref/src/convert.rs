@@ -177,9 +177,47 @@ impl TextDeserializer {
     }
 }
 
-macro_rules! parse_number {
-    ($($method:ident => $visit:ident: $ty:ty,)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
+/// The scalar methods of a text deserializer (booleans, numbers, `char`), shared by secret
+/// texts and kong.conf values so both read `on`/`off`, numbers and characters alike. The
+/// deserializer needs a `text` field that derefs to `str` and a `trimmed()` method. No error
+/// quotes the text: it may be a secret or a literal password.
+macro_rules! text_scalars {
+    ($error:ty) => {
+        fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, $error> {
+            match $crate::convert::parse_bool(&self.text) {
+                Some(b) => visitor.visit_bool(b),
+                None => Err(de::Error::invalid_value(
+                    Unexpected::Str(""),
+                    &"on, off, true or false",
+                )),
+            }
+        }
+
+        fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, $error> {
+            let mut chars = self.text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => visitor.visit_char(c),
+                _ => Err(de::Error::invalid_value(Unexpected::Str(""), &visitor)),
+            }
+        }
+
+        $crate::convert::text_scalars! { @numbers $error;
+            deserialize_i8 => visit_i8: i8,
+            deserialize_i16 => visit_i16: i16,
+            deserialize_i32 => visit_i32: i32,
+            deserialize_i64 => visit_i64: i64,
+            deserialize_i128 => visit_i128: i128,
+            deserialize_u8 => visit_u8: u8,
+            deserialize_u16 => visit_u16: u16,
+            deserialize_u32 => visit_u32: u32,
+            deserialize_u64 => visit_u64: u64,
+            deserialize_u128 => visit_u128: u128,
+            deserialize_f32 => visit_f32: f32,
+            deserialize_f64 => visit_f64: f64,
+        }
+    };
+    (@numbers $error:ty; $($method:ident => $visit:ident: $ty:ty,)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, $error> {
             match self.trimmed().parse::<$ty>() {
                 Ok(v) => visitor.$visit(v),
                 Err(_) => Err(de::Error::invalid_value(Unexpected::Str(""), &visitor)),
@@ -187,6 +225,7 @@ macro_rules! parse_number {
         }
     )*};
 }
+pub(crate) use text_scalars;
 
 impl<'de> de::Deserializer<'de> for TextDeserializer {
     type Error = ConvertError;
@@ -199,38 +238,7 @@ impl<'de> de::Deserializer<'de> for TextDeserializer {
         }
     }
 
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
-        match parse_bool(&self.text) {
-            Some(b) => visitor.visit_bool(b),
-            None => Err(de::Error::invalid_value(
-                Unexpected::Str(""),
-                &"a boolean (true, false, on or off)",
-            )),
-        }
-    }
-
-    parse_number! {
-        deserialize_i8 => visit_i8: i8,
-        deserialize_i16 => visit_i16: i16,
-        deserialize_i32 => visit_i32: i32,
-        deserialize_i64 => visit_i64: i64,
-        deserialize_i128 => visit_i128: i128,
-        deserialize_u8 => visit_u8: u8,
-        deserialize_u16 => visit_u16: u16,
-        deserialize_u32 => visit_u32: u32,
-        deserialize_u64 => visit_u64: u64,
-        deserialize_u128 => visit_u128: u128,
-        deserialize_f32 => visit_f32: f32,
-        deserialize_f64 => visit_f64: f64,
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
-        let mut chars = self.text.chars();
-        match (chars.next(), chars.next()) {
-            (Some(c), None) => visitor.visit_char(c),
-            _ => Err(de::Error::invalid_value(Unexpected::Str(""), &visitor)),
-        }
-    }
+    text_scalars!(ConvertError);
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
         self.deserialize_string(visitor)
@@ -445,7 +453,7 @@ mod tests {
             ),
             (
                 text::<bool>(CANARY).unwrap_err(),
-                "invalid value: a string, expected a boolean (true, false, on or off)",
+                "invalid value: a string, expected on, off, true or false",
             ),
             (
                 text::<char>(CANARY).unwrap_err(),

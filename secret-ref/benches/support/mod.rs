@@ -7,6 +7,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+/// The test OpenBao from `.ci/servers.sh`, filled with `count` secrets `<prefix>/s<i>` whose
+/// password is `p<i>`: its `host:port` and token. `None` (after saying so) when it is not
+/// running, so `cargo bench` without servers skips instead of failing.
+pub fn bao_with_secrets(prefix: &str, count: usize) -> Option<(String, String)> {
+    let Ok(addr) = std::env::var("SECRET_REF_TEST_BAO_ADDR") else {
+        eprintln!(
+            "skipping: SECRET_REF_TEST_BAO_ADDR is not set (source .ci/servers.sh; start_servers)"
+        );
+        return None;
+    };
+    let token = std::env::var("SECRET_REF_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
+    let upstream = addr.trim_start_matches("http://").to_owned();
+    for i in 0..count {
+        write(
+            &upstream,
+            &token,
+            &format!("{prefix}/s{i}"),
+            &format!("p{i}"),
+        );
+    }
+    Some((upstream, token))
+}
+
 /// Writes `{"password": <password>}` as a KV v2 secret at `secret/<path>`.
 pub fn write(upstream: &str, token: &str, path: &str, password: &str) {
     let body = format!(r#"{{"data":{{"password":"{password}"}}}}"#);

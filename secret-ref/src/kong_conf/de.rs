@@ -172,17 +172,6 @@ impl Value<'_> {
     }
 }
 
-macro_rules! number {
-    ($($method:ident => $visit:ident: $ty:ty,)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-            match self.trimmed().parse::<$ty>() {
-                Ok(v) => visitor.$visit(v),
-                Err(_) => Err(de::Error::invalid_value(Unexpected::Str(""), &visitor)),
-            }
-        }
-    )*};
-}
-
 impl<'de> de::Deserializer<'de> for Value<'_> {
     type Error = DeError;
 
@@ -190,38 +179,7 @@ impl<'de> de::Deserializer<'de> for Value<'_> {
         visitor.visit_str(self.text)
     }
 
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match crate::convert::parse_bool(self.text) {
-            Some(b) => visitor.visit_bool(b),
-            None => Err(de::Error::invalid_value(
-                Unexpected::Str(""),
-                &"on, off, true or false",
-            )),
-        }
-    }
-
-    number! {
-        deserialize_i8 => visit_i8: i8,
-        deserialize_i16 => visit_i16: i16,
-        deserialize_i32 => visit_i32: i32,
-        deserialize_i64 => visit_i64: i64,
-        deserialize_i128 => visit_i128: i128,
-        deserialize_u8 => visit_u8: u8,
-        deserialize_u16 => visit_u16: u16,
-        deserialize_u32 => visit_u32: u32,
-        deserialize_u64 => visit_u64: u64,
-        deserialize_u128 => visit_u128: u128,
-        deserialize_f32 => visit_f32: f32,
-        deserialize_f64 => visit_f64: f64,
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let mut chars = self.text.chars();
-        match (chars.next(), chars.next()) {
-            (Some(c), None) => visitor.visit_char(c),
-            _ => Err(de::Error::invalid_value(Unexpected::Str(""), &visitor)),
-        }
-    }
+    crate::convert::text_scalars!(DeError);
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_str(self.text)
