@@ -55,6 +55,7 @@ struct Inner {
     named: HashMap<String, Named>,
     cache: Cache<FetchKey>,
     concurrency: usize,
+    max_file_size: u64,
     on_warning: Option<WarningHook>,
     on_change: Option<ChangeHook>,
     /// The live secrets that follow each cached secret, held weakly: a dropped `Live` is
@@ -533,7 +534,17 @@ impl Resolver {
     fn fetch(&self, target: &Target<'_>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
         target
             .vault
-            .fetch(&Request::new(r.resource(), r.version(), &target.config))
+            .fetch(&self.request(r.resource(), r.version(), &target.config))
+    }
+
+    /// A request to a backend, with this resolver's limits.
+    pub(crate) fn request<'a>(
+        &self,
+        resource: &'a str,
+        version: Option<u32>,
+        config: &'a VaultConfig,
+    ) -> Request<'a> {
+        Request::new(resource, version, config).with_max_file_size(self.inner.max_file_size)
     }
 
     /// Fetches distinct remote secrets through the cache, several at a time (bounded by
@@ -607,7 +618,7 @@ impl Resolver {
         let fetch = || {
             backend
                 .vault
-                .fetch(&Request::new(&key.resource, key.version, &key.config))
+                .fetch(&self.request(&key.resource, key.version, &key.config))
         };
         let started = std::time::Instant::now();
         let outcome = match refresh.then(|| self.inner.cache.refresh(key, ttls, true, fetch)) {
@@ -858,6 +869,7 @@ pub struct ResolverBuilder {
     settings: Vec<(String, String, String)>,
     named: Vec<(String, String, VaultConfig)>,
     concurrency: usize,
+    max_file_size: u64,
     on_warning: Option<WarningHook>,
     on_change: Option<ChangeHook>,
 }
@@ -891,6 +903,7 @@ impl ResolverBuilder {
             settings: Vec::new(),
             named: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,
+            max_file_size: crate::vault::DEFAULT_MAX_FILE_SIZE,
             on_warning: None,
             on_change: None,
         }
@@ -908,6 +921,14 @@ impl ResolverBuilder {
     /// are fetched concurrently, each by one request however many references use it.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// The largest file a backend reads, in bytes (default 1 MiB): an `fs` secret, a
+    /// `ca_cert`, a token file. A larger file is refused, not truncated, so a setting that
+    /// names `/dev/zero` or a log file cannot exhaust memory.
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
         self
     }
 
@@ -1076,6 +1097,7 @@ impl ResolverBuilder {
                 named,
                 cache: Cache::default(),
                 concurrency: self.concurrency,
+                max_file_size: self.max_file_size,
                 on_warning: self.on_warning,
                 on_change: self.on_change,
                 watchers: Mutex::new(HashMap::new()),

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use super::{FetchKey, Inner, Resolver, resurrection_for_key};
 use crate::audit;
 use crate::cache::Ttls;
-use crate::vault::Request;
 
 /// Kong's default rotation interval (`KONG_VAULT_ROTATION_INTERVAL`).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -81,7 +80,7 @@ impl Resolver {
         let refreshed = self.inner.cache.refresh(key, ttls, force, || {
             backend
                 .vault
-                .fetch(&Request::new(&key.resource, key.version, &key.config))
+                .fetch(&self.request(&key.resource, key.version, &key.config))
         })?;
         let label = key.label();
         let outcome = &refreshed.outcome;

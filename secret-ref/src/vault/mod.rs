@@ -85,7 +85,12 @@ pub struct Request<'a> {
     pub(crate) resource: &'a str,
     pub(crate) version: Option<u32>,
     pub(crate) config: &'a VaultConfig,
+    pub(crate) max_file_size: u64,
 }
+
+/// The largest file a backend reads by default (a secret, a CA bundle, a token file): 1 MiB.
+/// Secrets are small; a larger file is a mistake or an attack (`/dev/zero`).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1024 * 1024;
 
 impl<'a> Request<'a> {
     /// A request, for calling a backend directly (in tests, for instance).
@@ -94,7 +99,21 @@ impl<'a> Request<'a> {
             resource,
             version,
             config,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
         }
+    }
+
+    /// The same request with another file size limit (see
+    /// [`ResolverBuilder::max_file_size`](crate::ResolverBuilder::max_file_size)).
+    pub fn with_max_file_size(mut self, bytes: u64) -> Self {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// The largest file the backend may read for this request, in bytes: files larger than
+    /// this are refused, not truncated.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
     }
 
     /// The secret's id, percent-decoded.
