@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use secret_ref::vault::{Request, Vault};
+use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::Zeroizing;
 use secret_ref::{Live, ResolveSecrets, Resolver, VaultError};
 use serde::Deserialize;
@@ -25,7 +25,7 @@ struct RotatingStore {
 }
 
 impl Vault for RotatingStore {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         &[]
     }
 

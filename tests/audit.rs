@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use secret_ref::vault::env::EnvVault;
-use secret_ref::vault::{Request, Vault};
+use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::Zeroizing;
 use secret_ref::{ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
@@ -95,7 +95,7 @@ fn about(vault: &str) -> Vec<Seen> {
 struct Switch(Arc<Mutex<Option<String>>>);
 
 impl Vault for Switch {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         &[]
     }
 

@@ -153,7 +153,7 @@ fn binary_secrets() {
 }
 
 #[test]
-fn settings_as_query_options_and_regions() {
+fn regions_as_query_options_and_the_endpoint_from_settings_only() {
     let Some(moto) = Moto::new() else { return };
     let name = unique("region");
     let (status, body) = moto.call_in(
@@ -162,24 +162,38 @@ fn settings_as_query_options_and_regions() {
         json!({"Name": name, "SecretString": "in-eu"}),
     );
     assert_eq!(status, 200, "{body}");
-    let r = resolver("");
-    let reference = format!(
-        "{{vault://aws/{name}?region=eu-west-1&endpoint_url={}}}",
-        moto.url
-    );
+    let r = resolver(&format!("vault_aws_endpoint_url = {}", moto.url));
+    // The region picks the secret: a reference may choose it.
+    let reference = format!("{{vault://aws/{name}?region=eu-west-1}}");
     assert_eq!(get(&r, &reference).unwrap(), "in-eu");
     // Secrets are per region.
-    let reference = format!(
-        "{{vault://aws/{name}?region=us-east-1&endpoint_url={}}}",
-        moto.url
-    );
+    let reference = format!("{{vault://aws/{name}?region=us-east-1}}");
     assert_eq!(get(&r, &reference).unwrap_err().kind(), ErrorKind::NotFound);
+    // A region is a region name: it goes into the endpoint's host name.
+    for region in ["evil.example/", "eu-west-1.evil.example", "EU-WEST-1", "x"] {
+        let err = get(&r, &format!("{{vault://aws/{name}?region={region}}}")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{region}");
+    }
+    // Where signed requests go is the settings' choice.
     let err = get(
         &r,
-        &format!("{{vault://aws/{name}?region=us-east-1&endpoint_url=ftp://x}}"),
+        &format!(
+            "{{vault://aws/{name}?region=eu-west-1&endpoint_url={}}}",
+            moto.url
+        ),
     )
     .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    assert_eq!(err.kind(), ErrorKind::OptionNotAllowed);
+    assert!(err.to_string().contains("vault_aws_endpoint_url"), "{err}");
+    let err = Loader::new()
+        .text("kong.conf", "vault_aws_endpoint_url = ftp://x")
+        .load()
+        .unwrap()
+        .configure(Resolver::builder().vault("aws", vault()))
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert_eq!(err.failures()[0].kind(), ErrorKind::InvalidConfig);
 }
 
 #[test]

@@ -111,10 +111,11 @@ fn failures() {
     let err = Resolver::new().get("{vault://fs/pg-password}").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidConfig);
     assert!(err.to_string().contains("vault_fs_prefix"));
+    // The directory is the settings' choice, never a reference's.
     let err = Resolver::new()
         .get("{vault://fs/pg-password?prefix=/nonexistent/dir}")
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidConfig);
+    assert_eq!(err.kind(), ErrorKind::OptionNotAllowed);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use secret_ref::vault::env::EnvVault;
-use secret_ref::vault::{Request, Vault};
+use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::{self, Zeroizing};
 use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
@@ -37,8 +37,9 @@ impl Counting {
 }
 
 impl Vault for Counting {
-    fn options(&self) -> &'static [&'static str] {
-        &["region"]
+    fn options(&self) -> &'static [VaultOption] {
+        const OPTIONS: &[VaultOption] = &[VaultOption::selector("region")];
+        OPTIONS
     }
 
     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
@@ -595,7 +596,7 @@ struct Slow {
 }
 
 impl Vault for Slow {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         &[]
     }
 
@@ -657,7 +658,7 @@ struct Switch {
 }
 
 impl Vault for Switch {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         &[]
     }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secret_ref::vault::{Request, Vault};
+use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::Zeroizing;
 use secret_ref::{ErrorKind, Live, ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
@@ -28,7 +28,7 @@ impl Switch {
 }
 
 impl Vault for Switch {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         &[]
     }
 

@@ -6,7 +6,7 @@
 //!
 //! | Field | Meaning |
 //! |---|---|
-//! | `event` | `fetch`, `cache_hit`, `rotation`, `resurrection` or `failure` |
+//! | `event` | `fetch`, `cache_hit`, `rotation`, `resurrection`, `failure` or `insecure` |
 //! | `vault` | the vault name in the reference (`env`, `hcv`, a named vault) |
 //! | `reference` | the reference, with credential-like options (`?token=`) scrubbed |
 //! | `path` | the field path (`replicas[1].password`), when the secret belongs to a field |
@@ -20,6 +20,7 @@
 //! | `rotation` | `INFO` | the rotation (or a refresh) asked a vault again for a cached secret |
 //! | `resurrection` | `WARN` | a vault failed and the previous value was served instead (`resurrect_ttl`) |
 //! | `failure` | `WARN` | a reference could not be resolved; `message` says why |
+//! | `insecure` | `WARN` | a vault is used with a setting that weakens security (a token over plain `http`, `ssl_verify = off`): once per vault and setting; `message` says which |
 //!
 //! Rotation events name the secret by vault, resource and version, since several
 //! references may share it: `reference` is then written `{vault://<vault>/<resource>#<version>}`.
@@ -100,6 +101,19 @@ pub(crate) fn resurrected(f: &Failure) {
         outcome = f.kind().as_str(),
         message = f.message(),
         "resurrection"
+    );
+}
+
+/// A vault used with a setting that weakens security; once per vault and setting.
+pub(crate) fn insecure(f: &Failure) {
+    event!(
+        target: TARGET,
+        Level::WARN,
+        event = "insecure",
+        vault = f.vault(),
+        outcome = f.kind().as_str(),
+        message = f.message(),
+        "insecure"
     );
 }
 

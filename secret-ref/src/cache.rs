@@ -33,12 +33,12 @@ pub(crate) struct Ttls {
 }
 
 impl Ttls {
+    /// Reads the three options; `0` means unset, as in Kong.
     pub(crate) fn from_config(config: &VaultConfig) -> Result<Ttls, VaultError> {
         let seconds = |name: &str| -> Result<Option<Duration>, VaultError> {
             Ok(config
-                .seconds(name)?
-                .filter(|s| *s > 0.0)
-                .map(Duration::from_secs_f64))
+                .duration(name, crate::vault::MAX_TTL)?
+                .filter(|d| !d.is_zero()))
         };
         Ok(Ttls {
             ttl: seconds("ttl")?,
@@ -64,11 +64,14 @@ pub(crate) struct Refreshed {
     pub(crate) changed: bool,
 }
 
-pub(crate) struct Cache<K> {
-    slots: Mutex<HashMap<K, Arc<Slot>>>,
+/// Keys are `K`; each slot also keeps a context `C` given when it is created: what is
+/// needed to fetch the key again (for the resolver, the vault configuration, which the key
+/// only names by digest).
+pub(crate) struct Cache<K, C = ()> {
+    slots: Mutex<HashMap<K, (Arc<Slot>, C)>>,
 }
 
-impl<K> Default for Cache<K> {
+impl<K, C> Default for Cache<K, C> {
     fn default() -> Self {
         Cache {
             slots: Mutex::new(HashMap::new()),
@@ -179,14 +182,14 @@ impl Drop for Reset<'_> {
     }
 }
 
-impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
-    fn slot(&self, key: &K) -> Arc<Slot> {
+impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
+    fn slot(&self, key: &K, context: &C) -> Arc<Slot> {
         let mut slots = self.slots.lock().expect("cache lock");
         match slots.get(key) {
-            Some(slot) => slot.clone(),
+            Some((slot, _)) => slot.clone(),
             None => {
                 let slot = Arc::new(Slot::default());
-                slots.insert(key.clone(), slot.clone());
+                slots.insert(key.clone(), (slot.clone(), context.clone()));
                 slot
             }
         }
@@ -196,10 +199,11 @@ impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
     pub(crate) fn get(
         &self,
         key: &K,
+        context: &C,
         ttls: Ttls,
         fetch: impl FnOnce() -> Result<Zeroizing<String>, VaultError>,
     ) -> Outcome {
-        let slot = self.slot(key);
+        let slot = self.slot(key, context);
         let mut state = slot.state.lock().expect("slot lock");
         loop {
             match &*state {
@@ -243,7 +247,7 @@ impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
         force: bool,
         fetch: impl FnOnce() -> Result<Zeroizing<String>, VaultError>,
     ) -> Option<Refreshed> {
-        let slot = self.slots.lock().expect("cache lock").get(key)?.clone();
+        let slot = self.slots.lock().expect("cache lock").get(key)?.0.clone();
         let previous = {
             let state = slot.state.lock().expect("slot lock");
             match &*state {
@@ -274,13 +278,13 @@ impl<K: std::hash::Hash + Eq + Clone> Cache<K> {
         Some(Refreshed { outcome, changed })
     }
 
-    /// Every key with an entry.
-    pub(crate) fn keys(&self) -> Vec<K> {
+    /// Every key with an entry, with its context.
+    pub(crate) fn entries(&self) -> Vec<(K, C)> {
         self.slots
             .lock()
             .expect("cache lock")
-            .keys()
-            .cloned()
+            .iter()
+            .map(|(k, (_, c))| (k.clone(), c.clone()))
             .collect()
     }
 
@@ -317,9 +321,9 @@ mod tests {
 
     #[test]
     fn no_ttl_keeps_values_forever() {
-        let cache = Cache::default();
-        assert_eq!(text(&cache.get(&1, Ttls::default(), || ok("a"))), "a");
-        let o = cache.get(&1, Ttls::default(), || ok("b"));
+        let cache: Cache<_> = Cache::default();
+        assert_eq!(text(&cache.get(&1, &(), Ttls::default(), || ok("a"))), "a");
+        let o = cache.get(&1, &(), Ttls::default(), || ok("b"));
         assert_eq!(text(&o), "a");
         assert!(!o.fetched);
         // Never due for rotation either.
@@ -332,39 +336,39 @@ mod tests {
 
     #[test]
     fn ttl_refetches_and_resurrect_ttl_serves_the_old_value() {
-        let cache = Cache::default();
+        let cache: Cache<_> = Cache::default();
         let t = ttls(0.05, 0.0, 0.2);
-        cache.get(&1, t, || ok("v1"));
+        cache.get(&1, &(), t, || ok("v1"));
         std::thread::sleep(Duration::from_millis(70));
         // The refresh fails: the old value is served, with a warning.
-        let o = cache.get(&1, t, || Err(VaultError::unreachable("down")));
+        let o = cache.get(&1, &(), t, || Err(VaultError::unreachable("down")));
         assert_eq!(text(&o), "v1");
         assert!(o.resurrected.is_some() && o.fetched);
         // Past ttl + resurrect_ttl, the failure stands.
         std::thread::sleep(Duration::from_millis(200));
-        let o = cache.get(&1, t, || Err(VaultError::unreachable("down")));
+        let o = cache.get(&1, &(), t, || Err(VaultError::unreachable("down")));
         assert_eq!(text(&o), "error: down");
         // And the vault is asked again on the next request (no neg_ttl).
-        let o = cache.get(&1, t, || ok("v2"));
+        let o = cache.get(&1, &(), t, || ok("v2"));
         assert_eq!(text(&o), "v2");
     }
 
     #[test]
     fn neg_ttl_remembers_failures() {
-        let cache = Cache::default();
+        let cache: Cache<_> = Cache::default();
         let t = ttls(0.0, 0.05, 0.0);
-        cache.get(&1, t, || Err(VaultError::not_found("no")));
-        let o = cache.get(&1, t, || ok("x"));
+        cache.get(&1, &(), t, || Err(VaultError::not_found("no")));
+        let o = cache.get(&1, &(), t, || ok("x"));
         assert_eq!(text(&o), "error: no");
         std::thread::sleep(Duration::from_millis(70));
-        assert_eq!(text(&cache.get(&1, t, || ok("x"))), "x");
+        assert_eq!(text(&cache.get(&1, &(), t, || ok("x"))), "x");
     }
 
     #[test]
     fn refresh_only_when_due_and_reports_changes() {
-        let cache = Cache::default();
+        let cache: Cache<_> = Cache::default();
         let t = ttls(0.05, 0.0, 0.0);
-        cache.get(&1, t, || ok("v1"));
+        cache.get(&1, &(), t, || ok("v1"));
         assert!(cache.refresh(&1, t, false, || ok("v2")).is_none(), "fresh");
         std::thread::sleep(Duration::from_millis(70));
         let r = cache.refresh(&1, t, false, || ok("v1")).unwrap();
@@ -372,7 +376,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(70));
         let r = cache.refresh(&1, t, false, || ok("v2")).unwrap();
         assert!(r.changed);
-        assert_eq!(text(&cache.get(&1, t, || ok("v3"))), "v2");
+        assert_eq!(text(&cache.get(&1, &(), t, || ok("v3"))), "v2");
         let r = cache.refresh(&1, t, true, || ok("v3")).unwrap();
         assert!(r.changed, "forced");
         assert!(
@@ -383,9 +387,9 @@ mod tests {
 
     #[test]
     fn readers_are_not_blocked_by_a_refresh() {
-        let cache = Arc::new(Cache::default());
+        let cache: Arc<Cache<_>> = Arc::new(Cache::default());
         let t = ttls(0.01, 0.0, 0.0);
-        cache.get(&1, t, || ok("old"));
+        cache.get(&1, &(), t, || ok("old"));
         std::thread::sleep(Duration::from_millis(20));
         let (started, go) = (
             Arc::new(AtomicBool::new(false)),
@@ -407,7 +411,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         // The refresh is in flight: a reader gets the old value at once, without fetching.
-        let o = cache.get(&1, t, || panic!("must not fetch"));
+        let o = cache.get(&1, &(), t, || panic!("must not fetch"));
         assert_eq!(text(&o), "old");
         go.store(true, Ordering::SeqCst);
         assert!(refresher.join().unwrap().unwrap().changed);
@@ -415,13 +419,13 @@ mod tests {
 
     #[test]
     fn concurrent_callers_share_one_fetch() {
-        let cache = Arc::new(Cache::default());
+        let cache: Arc<Cache<_>> = Arc::new(Cache::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let (cache, calls) = (cache.clone(), calls.clone());
                 std::thread::spawn(move || {
-                    text(&cache.get(&"k", Ttls::default(), || {
+                    text(&cache.get(&"k", &(), Ttls::default(), || {
                         calls.fetch_add(1, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(50));
                         ok("shared")
@@ -437,13 +441,13 @@ mod tests {
 
     #[test]
     fn a_panicking_fetch_does_not_block_waiters() {
-        let cache = Cache::default();
+        let cache: Cache<_> = Cache::default();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            cache.get(&1, Ttls::default(), || panic!("boom"))
+            cache.get(&1, &(), Ttls::default(), || panic!("boom"))
         }));
         assert!(r.is_err());
         assert_eq!(
-            text(&cache.get(&1, Ttls::default(), || ok("after"))),
+            text(&cache.get(&1, &(), Ttls::default(), || ok("after"))),
             "after"
         );
     }

@@ -20,6 +20,13 @@ pub enum ErrorKind {
     UnknownVault,
     /// A vault option (from the resolver's settings or the reference's query) is invalid.
     InvalidConfig,
+    /// A reference sets an option that only the resolver's settings may set: where
+    /// credentials go, whose identity is used, which files are read, how TLS is checked (see
+    /// [`OptionClass`](crate::vault::OptionClass)).
+    OptionNotAllowed,
+    /// A warning, not a failure: a vault is used with a setting that weakens security (a
+    /// token over plain `http`, `ssl_verify = off`).
+    Insecure,
     /// The vault has no such secret (or version).
     NotFound,
     /// The vault refused access.
@@ -60,6 +67,8 @@ impl ErrorKind {
             ErrorKind::InvalidReference => "invalid_reference",
             ErrorKind::UnknownVault => "unknown_vault",
             ErrorKind::InvalidConfig => "invalid_config",
+            ErrorKind::OptionNotAllowed => "option_not_allowed",
+            ErrorKind::Insecure => "insecure",
             ErrorKind::NotFound => "not_found",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::Unreachable => "unreachable",
@@ -81,6 +90,8 @@ impl ErrorKind {
             ErrorKind::InvalidReference => "invalid reference",
             ErrorKind::UnknownVault => "unknown vault",
             ErrorKind::InvalidConfig => "invalid vault configuration",
+            ErrorKind::OptionNotAllowed => "option not allowed in a reference",
+            ErrorKind::Insecure => "insecure vault setting",
             ErrorKind::NotFound => "not found",
             ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::Unreachable => "vault unreachable",

@@ -31,9 +31,8 @@ impl Settings {
     pub(crate) fn from_config(config: &VaultConfig) -> Result<Settings, VaultError> {
         let seconds = |name: &str, default: Duration| -> Result<Duration, VaultError> {
             Ok(config
-                .seconds(name)?
-                .filter(|s| *s > 0.0)
-                .map(Duration::from_secs_f64)
+                .duration(name, crate::vault::MAX_TIMEOUT)?
+                .filter(|d| !d.is_zero())
                 .unwrap_or(default))
         };
         Ok(Settings {
@@ -175,17 +174,19 @@ fn host_of(url: &str) -> String {
     }
 }
 
-/// Percent-encodes a path for a URL, keeping `/` and the unreserved characters.
-pub(crate) fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+/// Percent-encodes one path segment for a URL: everything but the unreserved characters,
+/// `/` included.
+pub(crate) fn encode_segment(segment: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -194,7 +195,9 @@ mod tests {
 
     #[test]
     fn paths_and_hosts() {
-        assert_eq!(encode_path("app/db creds/ü"), "app/db%20creds/%C3%BC");
+        let mut out = String::new();
+        encode_segment("db creds/ü?#", &mut out);
+        assert_eq!(out, "db%20creds%2F%C3%BC%3F%23");
         assert_eq!(
             host_of("https://127.0.0.1:8200/v1/secret/data/x?version=2"),
             "https://127.0.0.1:8200"

@@ -116,6 +116,7 @@
 pub mod audit;
 mod cache;
 mod convert;
+mod digest;
 mod error;
 #[cfg(any(feature = "hcv", feature = "aws"))]
 mod http;
@@ -130,7 +131,9 @@ pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};
 pub use live::Live;
-pub use reference::{Redacted, Reference, ReferenceError, ReferenceProblem, is_reference};
+pub use reference::{
+    NearMiss, Redacted, Reference, ReferenceError, ReferenceProblem, is_reference,
+};
 pub use resolve::{Field, ResolveSecrets, Shape, secret_paths};
 pub use resolver::{Change, Resolver, ResolverBuilder, Rotation, RotationReport};
 pub use secret::{CloneableSecret, Secret, SecretString, ser};

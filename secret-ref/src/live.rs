@@ -34,7 +34,7 @@ use crate::secret::{Secret, SecretSlot};
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use secret_ref::vault::{Request, Vault};
+/// use secret_ref::vault::{Request, Vault, VaultOption};
 /// use secret_ref::{Live, Resolver, ResolveSecrets, VaultError};
 /// use serde::Deserialize;
 /// use zeroize::Zeroizing;
@@ -43,7 +43,7 @@ use crate::secret::{Secret, SecretSlot};
 /// struct Rotating(Arc<Mutex<String>>);
 ///
 /// impl Vault for Rotating {
-///     fn options(&self) -> &'static [&'static str] { &[] }
+///     fn options(&self) -> &'static [VaultOption] { &[] }
 ///     fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
 ///         Ok(Zeroizing::new(self.0.lock().unwrap().clone()))
 ///     }

@@ -65,7 +65,10 @@ pub(crate) struct RefView<'a> {
 impl<'a> RefView<'a> {
     pub(crate) fn parse(raw: &'a str) -> Result<Self, ReferenceError> {
         if !is_reference(raw) {
-            return Err(ReferenceError::not_a_reference());
+            return Err(match near_miss(raw) {
+                Some(kind) => ReferenceError::unquoted(ReferenceProblem::NearMiss(kind)),
+                None => ReferenceError::unquoted(ReferenceProblem::NotAReference),
+            });
         }
         match parse_parts(raw) {
             Ok(parts) => Ok(RefView { raw, parts }),
@@ -233,9 +236,32 @@ impl FromStr for Reference {
     }
 }
 
-/// A reference text with credential-like option values scrubbed; see [`Reference::redacted`].
+/// A reference text with credential option values scrubbed; see [`Reference::redacted`].
+///
+/// It works on any text, parsed or not, so that a malformed reference is shown as safely as
+/// a valid one. A text that is not a reference at all (it fails [`is_reference`]) is shown as
+/// `[REDACTED]`: it may be a password.
+///
+/// ```
+/// use secret_ref::Redacted;
+///
+/// // Names are decoded before they are matched, and a credential's value runs to the next
+/// // `&` (or the end), `#` included.
+/// assert_eq!(
+///     Redacted::new("{vault://hcv/db?t%6Fken=s.abc#def&mount=kv}").to_string(),
+///     "{vault://hcv/db?t%6Fken=***&mount=kv}"
+/// );
+/// assert_eq!(Redacted::new("{vault:/env/almost}").to_string(), "[REDACTED]");
+/// ```
 #[derive(Clone, Copy)]
 pub struct Redacted<'a>(pub(crate) &'a str);
+
+impl<'a> Redacted<'a> {
+    /// The text, to be displayed scrubbed.
+    pub fn new(text: &'a str) -> Self {
+        Redacted(text)
+    }
+}
 
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -249,55 +275,126 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
-/// Option names whose values are credentials. Matching is by substring so that Kong's
-/// `approle_secret_id` and a backend's own `api_key` are covered without a list per backend;
-/// scrubbing a harmless option (`kube_api_token_file`) costs nothing.
+/// Words that make an option name a credential, matched inside the name once it is
+/// percent-decoded, lower-cased and stripped of `-`, `_`, `.` and spaces (so `api-key`,
+/// `API_KEY`, `x.api.key` and `ApiKey` all match `apikey`). Matching by substring covers
+/// Kong's `approle_secret_id` and any backend's `client_secret` without a list per backend;
+/// scrubbing a harmless option (`auth_method`) only costs a less helpful message.
 const SENSITIVE: &[&str] = &[
     "token",
     "secret",
     "password",
     "passwd",
+    "pwd",
+    "key",
+    "jwt",
+    "bearer",
+    "auth",
+    "session",
     "credential",
-    "api_key",
-    "apikey",
+    "cred",
     "private",
+    "signature",
+    "cookie",
 ];
 
-pub(crate) fn is_sensitive_option(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SENSITIVE.iter().any(|s| lower.contains(s))
+/// Credential options that backends declared ([`OptionClass::Credential`]) and that
+/// [`SENSITIVE`] does not already cover. A backend's option names are `'static` and few, so
+/// this only grows to the number of distinct names compiled into the program.
+///
+/// [`OptionClass::Credential`]: crate::vault::OptionClass::Credential
+static DECLARED: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
+
+/// Remembers a backend's credential option names, so that every scrubber (errors, `Debug`,
+/// audit events, the command line) hides their values, even in references that name no
+/// vault or fail to parse.
+pub(crate) fn declare_credentials(names: impl IntoIterator<Item = &'static str>) {
+    let mut fresh: Vec<&'static str> = names
+        .into_iter()
+        .filter(|n| !generic_sensitive(&normalize_name(n)))
+        .collect();
+    if fresh.is_empty() {
+        return;
+    }
+    let mut declared = DECLARED.write().unwrap_or_else(|e| e.into_inner());
+    fresh.retain(|n| !declared.contains(n));
+    declared.extend(fresh);
 }
 
-/// Replaces the values of credential-like `name=value` pairs anywhere after the vault name.
+/// An option name (already decoded) as the scrubber compares it: lower-cased, without
+/// separators.
+fn normalize_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn generic_sensitive(normalized: &str) -> bool {
+    SENSITIVE.iter().any(|s| normalized.contains(s))
+}
+
+/// Whether an option's value is a credential, by its (decoded) name.
+pub(crate) fn is_sensitive_option(name: &str) -> bool {
+    let normalized = normalize_name(name);
+    generic_sensitive(&normalized)
+        || DECLARED
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|d| normalize_name(d) == normalized)
+}
+
+/// Whether a name as written in a reference (still percent-encoded) is a credential's. A
+/// name that does not decode is treated as one, since nobody can tell.
+fn is_sensitive_raw_name(raw: &str) -> bool {
+    match decode_query(raw) {
+        Some(name) => is_sensitive_option(&name),
+        None => true,
+    }
+}
+
+/// Replaces the values of credential options (`token=`, `t%6Fken=`, `x-api-key=`, ...)
+/// anywhere after the vault name with `***`. A text that is not a reference is replaced as
+/// a whole, since it may be a literal password.
 ///
 /// This works on text, not on a parsed reference, because it must also protect references
-/// that failed to parse. Separators are the query's (`?`, `&`) and also `#` and `;`, since a
-/// malformed reference may put options after any of them.
+/// that failed to parse. Names start after `?`, `&`, `;` or `#`, since a malformed reference
+/// may put options after any of them; a credential's value runs to the next `&` or to the
+/// closing brace, so a `#`, `?` or `}` inside a token is hidden with the rest of it.
 pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
-    let Some(q) = raw.find(['?', '&', ';', '#']) else {
+    if !is_reference(raw) {
+        return Cow::Borrowed("[REDACTED]");
+    }
+    let body_end = raw.len() - 1;
+    let bytes = raw.as_bytes();
+    let Some(first) = raw[PREFIX.len()..body_end]
+        .find(['?', '&', ';', '#'])
+        .map(|i| i + PREFIX.len())
+    else {
         return Cow::Borrowed(raw);
     };
     let mut out = String::new();
     let mut copied = 0;
-    let bytes = raw.as_bytes();
-    let mut i = q;
-    while i < bytes.len() {
+    let mut i = first;
+    while i < body_end {
         if matches!(bytes[i], b'?' | b'&' | b';' | b'#') {
             let name_start = i + 1;
-            let rest = &raw[name_start..];
-            let name_len = rest
-                .find(['=', '?', '&', ';', '#', '}'])
-                .unwrap_or(rest.len());
-            let name = &rest[..name_len];
-            if rest[name_len..].starts_with('=') && is_sensitive_option(name) {
-                let value_start = name_start + name_len + 1;
-                let value_len = raw[value_start..]
-                    .find(['&', '?', ';', '#', '}'])
-                    .unwrap_or(raw.len() - value_start);
+            let name_len = raw[name_start..body_end]
+                .find(['=', '?', '&', ';', '#'])
+                .unwrap_or(body_end - name_start);
+            let name_end = name_start + name_len;
+            if bytes.get(name_end) == Some(&b'=')
+                && is_sensitive_raw_name(&raw[name_start..name_end])
+            {
+                let value_start = name_end + 1;
+                let value_end = raw[value_start..body_end]
+                    .find('&')
+                    .map_or(body_end, |n| value_start + n);
                 out.push_str(&raw[copied..value_start]);
                 out.push_str("***");
-                copied = value_start + value_len;
-                i = copied;
+                copied = value_end;
+                i = value_end;
                 continue;
             }
         }
@@ -308,6 +405,75 @@ pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
     }
     out.push_str(&raw[copied..]);
     Cow::Owned(out)
+}
+
+/// How a text that looks like a reference misses the grammar; see [`near_miss`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NearMiss {
+    /// `vault://env/x` or `vault://env/x}`: no opening brace.
+    MissingOpeningBrace,
+    /// `{vault:/env/x}` or `{vault:env/x}`: the scheme is not followed by `//`.
+    MissingSlashes,
+    /// `{VAULT://env/x}`: Kong's prefix is lower-case.
+    Uppercase,
+    /// `{vault://env/x`: no closing brace (in kong.conf, often an unescaped `#` cut it).
+    MissingClosingBrace,
+    /// ` {vault://env/x} `: whitespace around an otherwise valid reference.
+    Whitespace,
+    /// `Bearer {vault://env/token}`: a reference inside other text, which nothing resolves.
+    Embedded,
+}
+
+impl fmt::Display for NearMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NearMiss::MissingOpeningBrace => "it has no opening `{`",
+            NearMiss::MissingSlashes => "`{vault:` must be followed by `//`",
+            NearMiss::Uppercase => "`{vault://` must be written in lower case",
+            NearMiss::MissingClosingBrace => "it has no closing `}`",
+            NearMiss::Whitespace => "it has whitespace around it",
+            NearMiss::Embedded => {
+                "it sits inside other text, and a reference must be the whole value"
+            }
+        })
+    }
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Tells whether a text that is not a reference looks like one that was meant: it starts
+/// with `{vault:` or `vault://` (ASCII case-insensitive, after surrounding whitespace), or
+/// holds `{vault:/` inside. Such a text is never taken as a literal: a typo in a reference
+/// must not become the password. Ordinary passwords (`hunter2`, `{vaultish}`,
+/// `p@ss{vault}`) are not near misses.
+pub(crate) fn near_miss(text: &str) -> Option<NearMiss> {
+    if is_reference(text) {
+        return None;
+    }
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    if starts_with_ignore_case(t, "{vault:") || starts_with_ignore_case(t, "vault://") {
+        return Some(if !t.starts_with('{') {
+            NearMiss::MissingOpeningBrace
+        } else if !starts_with_ignore_case(t, PREFIX) {
+            NearMiss::MissingSlashes
+        } else if !t.starts_with(PREFIX) {
+            NearMiss::Uppercase
+        } else if !t.ends_with('}') {
+            NearMiss::MissingClosingBrace
+        } else {
+            NearMiss::Whitespace
+        });
+    }
+    let b = text.as_bytes();
+    let needle = b"{vault:/";
+    (b.len() >= needle.len()
+        && b.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle)))
+    .then_some(NearMiss::Embedded)
 }
 
 /// Why a reference did not parse, with the reference it came from (credentials scrubbed).
@@ -353,13 +519,18 @@ pub enum ReferenceProblem {
     EmptyOptionName,
     /// A query option given twice (Kong turns it into a list that no vault accepts).
     DuplicateOption(String),
+    /// The text looks like a reference but is not one (`{vault:/env/x}`, `{VAULT://env/x}`,
+    /// `{vault://env/x` ...). Kong would take it as a literal; this crate refuses it, so
+    /// that a typo never becomes the password. The text is not quoted.
+    NearMiss(NearMiss),
 }
 
 impl ReferenceError {
-    fn not_a_reference() -> Self {
+    /// An error that does not quote the text: it is not a reference, so it may be a secret.
+    fn unquoted(problem: ReferenceProblem) -> Self {
         ReferenceError {
             reference: None,
-            problem: ReferenceProblem::NotAReference,
+            problem,
         }
     }
 
@@ -375,8 +546,8 @@ impl ReferenceError {
         &self.problem
     }
 
-    /// The reference (credential-like options scrubbed); `None` when the text was not a
-    /// reference at all, because then it may be a secret.
+    /// The reference (credential options scrubbed); `None` when the text was not a
+    /// reference at all (not even a near miss quotes it), because then it may be a secret.
     pub fn reference(&self) -> Option<&str> {
         self.reference.as_deref()
     }
@@ -415,6 +586,11 @@ impl fmt::Display for ReferenceProblem {
             ReferenceProblem::DuplicateOption(name) => {
                 write!(f, "the query option `{name}` is given more than once")
             }
+            ReferenceProblem::NearMiss(how) => write!(
+                f,
+                "this looks like a vault reference but is not one: {how}; write \
+                 {{vault://<vault>/<secret>}} (the text is not shown, since it may be a secret)"
+            ),
         }
     }
 }
@@ -553,6 +729,9 @@ fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
     };
 
     let mut config: Vec<(Box<str>, Box<str>)> = Vec::new();
+    // Past a few options, duplicates are found through a set, so that a hostile reference
+    // with thousands of options costs linear time, not quadratic.
+    let mut seen: Option<hashbrown::HashSet<Box<str>>> = None;
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = match pair.split_once('=') {
@@ -565,7 +744,23 @@ fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
             if k.is_empty() {
                 return Err(P::EmptyOptionName);
             }
-            if config.iter().any(|(name, _)| **name == *k) {
+            let duplicate = match &mut seen {
+                Some(set) => !set.insert(Box::from(&*k)),
+                None => {
+                    let dup = config.iter().any(|(name, _)| **name == *k);
+                    if !dup && config.len() == 8 {
+                        seen = Some(
+                            config
+                                .iter()
+                                .map(|(n, _)| n.clone())
+                                .chain([Box::from(&*k)])
+                                .collect(),
+                        );
+                    }
+                    dup
+                }
+            };
+            if duplicate {
                 return Err(P::DuplicateOption(k.into_owned()));
             }
             config.push((k.into(), v.into()));
@@ -867,7 +1062,8 @@ mod tests {
     fn scrubbing() {
         assert_eq!(
             scrub("{vault://hcv/a?token=s.123&mount=kv&approle_secret_id=xyz#2}"),
-            "{vault://hcv/a?token=***&mount=kv&approle_secret_id=***#2}"
+            // The last credential runs to the closing brace: a `#` may be part of it.
+            "{vault://hcv/a?token=***&mount=kv&approle_secret_id=***}"
         );
         assert_eq!(scrub("{vault://env/a}"), "{vault://env/a}");
         // Malformed references are scrubbed too.

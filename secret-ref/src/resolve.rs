@@ -10,7 +10,7 @@ use zeroize::Zeroize;
 
 use crate::Resolver;
 use crate::error::{Error, ErrorKind, Failure};
-use crate::reference::is_reference;
+use crate::reference::{is_reference, near_miss};
 use crate::secret::{Secret, SecretSlot};
 
 /// A type whose secrets can be resolved in one call, with every failure reported with its
@@ -344,20 +344,31 @@ impl<'a> Walker<'a> {
         });
     }
 
-    /// A plain string: a reference here would silently be used as a literal, so it is an
-    /// error.
+    /// A plain string: a reference here (or text that looks like one) would silently be
+    /// used as a literal, so it is an error.
     pub fn plain_str(&mut self, value: &str) {
-        if is_reference(value) {
-            let failure = Failure::new(
-                ErrorKind::ReferenceInPlainField,
-                "this field holds a vault reference but is not a `Secret`, so the reference \
-                 would be used as a literal; declare it `Secret<String>`, or mark it \
-                 `#[secret(skip)]` if the text is meant literally",
-            )
-            .with_reference(value);
-            let path = self.path_of(self.current);
-            self.failures.push(failure.with_path(path));
+        let reference = is_reference(value);
+        if !reference && near_miss(value).is_none() {
+            return;
         }
+        let what = if reference {
+            "holds a vault reference"
+        } else {
+            "holds text that looks like a vault reference (not shown: it may be a secret)"
+        };
+        let mut failure = Failure::new(
+            ErrorKind::ReferenceInPlainField,
+            format!(
+                "this field {what} but is not a `Secret`, so the text would be used as a \
+                 literal; declare it `Secret<String>`, or mark it `#[secret(skip)]` if the \
+                 text is meant literally"
+            ),
+        );
+        if reference {
+            failure = failure.with_reference(value);
+        }
+        let path = self.path_of(self.current);
+        self.failures.push(failure.with_path(path));
     }
 
     /// The path of a node as users write it: `replicas[1].password`, `tokens.ci`,

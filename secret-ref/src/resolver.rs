@@ -14,13 +14,14 @@ use crate::audit;
 use crate::live::LiveSink;
 
 use crate::cache::{Cache, Text, Ttls};
+use crate::digest::{Digest, DigestWriter};
 use crate::error::{Error, ErrorKind, Failure, VaultError};
 use crate::json_key;
 use crate::reference::RefView;
 use crate::resolve::{ResolveSecrets, Walker};
 use crate::secret::Secret;
 use crate::vault::env::EnvVault;
-use crate::vault::{COMMON_OPTIONS, Request, Vault, VaultConfig};
+use crate::vault::{COMMON_OPTIONS, OptionClass, Request, Vault, VaultConfig, VaultOption};
 
 mod rotation;
 
@@ -53,8 +54,12 @@ pub struct Resolver {
 struct Inner {
     backends: HashMap<String, Backend>,
     named: HashMap<String, Named>,
-    cache: Cache<FetchKey>,
+    cache: Cache<FetchKey, Arc<Effective>>,
     concurrency: usize,
+    /// The option classes a reference may set, as [`OptionClass::bit`]s.
+    reference_classes: u8,
+    /// The insecure settings already reported, by vault name: each is reported once.
+    warned: Mutex<Vec<(Box<str>, &'static str)>>,
     max_file_size: u64,
     on_warning: Option<WarningHook>,
     on_change: Option<ChangeHook>,
@@ -120,20 +125,47 @@ pub(crate) struct Memo {
 
 struct Backend {
     vault: Arc<dyn Vault>,
-    config: VaultConfig,
+    config: Arc<Effective>,
 }
 
 struct Named {
     backend: String,
-    config: VaultConfig,
+    config: Arc<Effective>,
 }
 
-/// Identifies one fetch: remote secrets with equal keys are fetched once.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct FetchKey {
-    backend: String,
+/// A vault's effective configuration (its settings, overridden by a reference's options),
+/// with what the resolver reads from it parsed once, when it is checked.
+pub(crate) struct Effective {
     config: VaultConfig,
-    resource: String,
+    ttls: Ttls,
+    /// Names the configuration in cache keys without holding its credentials.
+    digest: Digest,
+}
+
+impl Effective {
+    fn new(backend: &str, vault: &dyn Vault, config: VaultConfig) -> Result<Self, VaultError> {
+        vault.check_config(&config)?;
+        let ttls = Ttls::from_config(&config)?;
+        let mut digest = DigestWriter::new();
+        digest.part(backend.as_bytes());
+        for (name, value) in config.iter() {
+            digest.part(name.as_bytes()).part(value.as_bytes());
+        }
+        Ok(Effective {
+            digest: digest.finish(),
+            config,
+            ttls,
+        })
+    }
+}
+
+/// Identifies one fetch: remote secrets with equal keys are fetched once. The configuration
+/// is named by its keyed digest, so that caches and memos hold no credential.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FetchKey {
+    backend: Box<str>,
+    config: Digest,
+    resource: Box<str>,
     version: Option<u32>,
 }
 
@@ -152,7 +184,18 @@ impl FetchKey {
 struct Target<'r> {
     backend: &'r str,
     vault: &'r Arc<dyn Vault>,
-    config: Cow<'r, VaultConfig>,
+    config: Cow<'r, Arc<Effective>>,
+}
+
+impl Target<'_> {
+    fn key(&self, r: &RefView<'_>) -> FetchKey {
+        FetchKey {
+            backend: self.backend.into(),
+            config: self.config.digest,
+            resource: r.resource().into(),
+            version: r.version(),
+        }
+    }
 }
 
 impl Default for Resolver {
@@ -232,14 +275,14 @@ impl Resolver {
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
-    /// use secret_ref::vault::{Request, Vault};
+    /// use secret_ref::vault::{Request, Vault, VaultOption};
     /// use secret_ref::{Resolver, ResolveSecrets, Secret, VaultError};
     /// use serde::Deserialize;
     /// use zeroize::Zeroizing;
     ///
     /// struct Rotating(Arc<Mutex<String>>);
     /// impl Vault for Rotating {
-    ///     fn options(&self) -> &'static [&'static str] { &[] }
+    ///     fn options(&self) -> &'static [VaultOption] { &[] }
     ///     fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
     ///         Ok(Zeroizing::new(self.0.lock().unwrap().clone()))
     ///     }
@@ -310,7 +353,7 @@ impl Resolver {
 
         // Remote fetches wait until every reference is known, so that each distinct secret
         // is fetched once.
-        let mut fetches: Vec<FetchKey> = Vec::new();
+        let mut fetches: Vec<(FetchKey, Arc<Effective>)> = Vec::new();
         let mut fetch_index: HashMap<FetchKey, usize> = HashMap::new();
         let mut pending: Vec<(usize, usize)> = Vec::new();
 
@@ -333,16 +376,11 @@ impl Resolver {
                 Ok(r) => match self.target(&r) {
                     Err(f) => Err(f),
                     Ok(target) if cached(&target) => {
-                        let key = FetchKey {
-                            backend: target.backend.to_owned(),
-                            config: target.config.into_owned(),
-                            resource: r.resource().to_owned(),
-                            version: r.version(),
-                        };
+                        let key = target.key(&r);
                         let n = fetches.len();
                         let at = *fetch_index.entry(key.clone()).or_insert(n);
                         if at == n {
-                            fetches.push(key);
+                            fetches.push((key, target.config.into_owned()));
                         }
                         pending.push((i, at));
                         continue;
@@ -413,7 +451,7 @@ impl Resolver {
                     Err(f) => failures.push((i, with_path(f, slot.path))),
                     Ok(()) => {
                         if let Some(watcher) = live {
-                            self.watch(&fetches[at], watcher);
+                            self.watch(&fetches[at].0, watcher);
                         }
                     }
                 }
@@ -487,14 +525,13 @@ impl Resolver {
         let target = self.target(r)?;
         let auditing = audit::enabled();
         let fetched = if cached(&target) {
-            let key = FetchKey {
-                backend: target.backend.to_owned(),
-                config: target.config.into_owned(),
-                resource: r.resource().to_owned(),
-                version: r.version(),
-            };
+            let key = target.key(r);
             let fetch = self
-                .fetch_all(&[key], &mut Memo::default(), false)
+                .fetch_all(
+                    &[(key, target.config.into_owned())],
+                    &mut Memo::default(),
+                    false,
+                )
                 .remove(0);
             if auditing {
                 let kind = kind_of(&fetch.result);
@@ -534,7 +571,7 @@ impl Resolver {
     fn fetch(&self, target: &Target<'_>, r: &RefView<'_>) -> Result<Zeroizing<String>, VaultError> {
         target
             .vault
-            .fetch(&self.request(r.resource(), r.version(), &target.config))
+            .fetch(&self.request(r.resource(), r.version(), &target.config.config))
     }
 
     /// A request to a backend, with this resolver's limits.
@@ -550,10 +587,15 @@ impl Resolver {
     /// Fetches distinct remote secrets through the cache, several at a time (bounded by
     /// the resolver's concurrency), and records them in the resolution's memo. With
     /// `refresh`, every key is fetched again whatever the cache holds.
-    fn fetch_all(&self, keys: &[FetchKey], memo: &mut Memo, refresh: bool) -> Vec<Fetch> {
+    fn fetch_all(
+        &self,
+        keys: &[(FetchKey, Arc<Effective>)],
+        memo: &mut Memo,
+        refresh: bool,
+    ) -> Vec<Fetch> {
         let mut outcomes: Vec<Option<Fetch>> = keys
             .iter()
-            .map(|k| {
+            .map(|(k, _)| {
                 memo.results.get(k).map(|r| Fetch {
                     result: r.clone(),
                     resurrected: None,
@@ -563,13 +605,16 @@ impl Resolver {
             })
             .collect();
         let todo: Vec<usize> = (0..keys.len()).filter(|&i| outcomes[i].is_none()).collect();
-        for (i, fetch) in self.for_each_bounded(&todo, |&i| self.fetch_one(&keys[i], refresh)) {
+        for (i, fetch) in self.for_each_bounded(&todo, |&i| {
+            let (key, effective) = &keys[i];
+            self.fetch_one(key, effective, refresh)
+        }) {
             outcomes[i] = Some(fetch);
         }
         outcomes
             .into_iter()
             .zip(keys)
-            .map(|(outcome, key)| {
+            .map(|(outcome, (key, _))| {
                 let outcome = outcome.expect("every key fetched");
                 memo.results.insert(key.clone(), outcome.result.clone());
                 outcome
@@ -611,14 +656,13 @@ impl Resolver {
         done.into_inner().expect("results lock")
     }
 
-    fn fetch_one(&self, key: &FetchKey, refresh: bool) -> Fetch {
-        let backend = &self.inner.backends[&key.backend];
-        // Validated with the configuration, so this cannot fail here.
-        let ttls = Ttls::from_config(&key.config).unwrap_or_default();
+    fn fetch_one(&self, key: &FetchKey, effective: &Arc<Effective>, refresh: bool) -> Fetch {
+        let backend = &self.inner.backends[&*key.backend];
+        let ttls = effective.ttls;
         let fetch = || {
             backend
                 .vault
-                .fetch(&self.request(&key.resource, key.version, &key.config))
+                .fetch(&self.request(&key.resource, key.version, &effective.config))
         };
         let started = std::time::Instant::now();
         let outcome = match refresh.then(|| self.inner.cache.refresh(key, ttls, true, fetch)) {
@@ -629,7 +673,7 @@ impl Resolver {
                 refreshed.outcome
             }
             // Not cached yet, or being refreshed by another thread.
-            _ => self.inner.cache.get(key, ttls, fetch),
+            _ => self.inner.cache.get(key, effective, ttls, fetch),
         };
         Fetch {
             result: outcome.result,
@@ -707,13 +751,16 @@ impl Resolver {
 
     /// Finds the backend of a reference and merges its query options over the vault's
     /// settings. Unlike Kong, an unknown or invalid option is an error rather than ignored,
-    /// so that a typo (`?prefx=`) does not silently read another secret.
+    /// so that a typo (`?prefx=`) does not silently read another secret; and an option whose
+    /// class a reference may not set (where credentials go, which files are read, how TLS is
+    /// checked) is an error rather than obeyed: the security model, enforced here, once, for
+    /// every backend.
     fn target<'r>(&'r self, r: &RefView<'_>) -> Result<Target<'r>, Failure> {
         let inner = &*self.inner;
-        let (backend, base) = match inner.backends.get_key_value(r.vault()) {
-            Some((name, b)) => (name.as_str(), &b.config),
+        let (backend, base, named) = match inner.backends.get_key_value(r.vault()) {
+            Some((name, b)) => (name.as_str(), &b.config, false),
             None => match inner.named.get(r.vault()) {
-                Some(n) => (n.backend.as_str(), &n.config),
+                Some(n) => (n.backend.as_str(), &n.config, true),
                 None => return Err(self.unknown_vault(r)),
             },
         };
@@ -721,27 +768,65 @@ impl Resolver {
         let config = if r.options().len() == 0 {
             Cow::Borrowed(base)
         } else {
-            let mut merged = base.clone();
+            let mut merged = base.config.clone();
             for (name, value) in r.options() {
-                if !accepts(vault.as_ref(), name) {
+                let Some(option) = find_option(vault.as_ref(), name) else {
                     return Err(vault_failure(
                         unknown_option(backend, vault.as_ref(), name),
                         r,
                     ));
+                };
+                if inner.reference_classes & option.class().bit() == 0 {
+                    return Err(Failure::from_vault(not_in_references(
+                        r.vault(),
+                        backend,
+                        named,
+                        option,
+                    ))
+                    .with_reference(r.as_str())
+                    .with_vault(r.vault()));
                 }
                 merged.set(name, value);
             }
-            vault
-                .check_config(&merged)
-                .and_then(|()| Ttls::from_config(&merged).map(drop))
-                .map_err(|e| vault_failure(e, r))?;
-            Cow::Owned(merged)
+            let effective =
+                Effective::new(backend, vault.as_ref(), merged).map_err(|e| vault_failure(e, r))?;
+            Cow::Owned(Arc::new(effective))
         };
+        self.warn_insecure(r.vault(), vault.as_ref(), &config.config);
         Ok(Target {
             backend,
             vault,
             config,
         })
+    }
+
+    /// Reports each insecure setting of a vault once (see [`Vault::insecure_settings`]):
+    /// through the warning hook and an audit event, outside any lock.
+    fn warn_insecure(&self, name: &str, vault: &dyn Vault, config: &VaultConfig) {
+        let risks = vault.insecure_settings(config);
+        if risks.is_empty() {
+            return;
+        }
+        let fresh: Vec<&'static str> = {
+            let mut warned = self.inner.warned.lock().unwrap_or_else(|e| e.into_inner());
+            risks
+                .into_iter()
+                .filter(|risk| {
+                    let new = !warned.iter().any(|(v, r)| **v == *name && r == risk);
+                    if new {
+                        warned.push((name.into(), risk));
+                    }
+                    new
+                })
+                .collect()
+        };
+        for risk in fresh {
+            let warning = Failure::new(ErrorKind::Insecure, risk).with_vault(name);
+            audit::insecure(&warning);
+            if let Some(hook) = &self.inner.on_warning {
+                hook(&warning);
+            }
+        }
     }
 
     fn unknown_vault(&self, r: &RefView<'_>) -> Failure {
@@ -772,16 +857,55 @@ fn cached(target: &Target<'_>) -> bool {
     target.vault.is_remote()
         || COMMON_OPTIONS
             .iter()
-            .any(|o| target.config.get(o).is_some())
+            .any(|o| target.config.config.get(o.name()).is_some())
+}
+
+/// An option of a backend, by name, with its class.
+pub(crate) fn find_option(vault: &dyn Vault, name: &str) -> Option<VaultOption> {
+    vault
+        .options()
+        .iter()
+        .chain(COMMON_OPTIONS)
+        .find(|o| o.name() == name)
+        .copied()
 }
 
 pub(crate) fn accepts(vault: &dyn Vault, option: &str) -> bool {
-    vault.options().contains(&option) || COMMON_OPTIONS.contains(&option)
+    find_option(vault, option).is_some()
+}
+
+/// Kong's kong.conf key for a vault's option: `vault_<vault>_<option>`, `-` written `_`.
+fn setting_key(vault: &str, option: &str) -> String {
+    format!("vault_{}_{}", vault.replace('-', "_"), option)
+}
+
+/// An option a reference may not set, with where to set it instead.
+fn not_in_references(vault: &str, backend: &str, named: bool, option: VaultOption) -> VaultError {
+    let name = option.name();
+    let key = setting_key(vault, name);
+    let instead = if named {
+        format!("in the named vault `{vault}` (kong.conf: `{key}`)")
+    } else {
+        format!(
+            "in the resolver's settings: kong.conf `{key}`, the environment variable `KONG_{}`, \
+             or ResolverBuilder::configure(\"{backend}\", \"{name}\", ..)",
+            key.to_ascii_uppercase()
+        )
+    };
+    VaultError::new(
+        ErrorKind::OptionNotAllowed,
+        format!(
+            "option `{name}` cannot be set in a reference: it decides {} ({} option), which \
+             only the resolver's settings may choose; set it {instead}",
+            option.class().decides(),
+            option.class()
+        ),
+    )
 }
 
 pub(crate) fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> VaultError {
-    let mut known: Vec<&str> = vault.options().to_vec();
-    known.extend(COMMON_OPTIONS);
+    let mut known: Vec<&str> = vault.options().iter().map(|o| o.name()).collect();
+    known.extend(COMMON_OPTIONS.iter().map(|o| o.name()));
     VaultError::invalid_config(format!(
         "unknown option `{option}` for vault `{backend}` (it takes: {})",
         known.join(", ")
@@ -866,9 +990,10 @@ fn accept(
 /// ```
 pub struct ResolverBuilder {
     backends: Vec<(String, Arc<dyn Vault>)>,
-    settings: Vec<(String, String, String)>,
+    settings: Vec<(String, String, Zeroizing<String>)>,
     named: Vec<(String, String, VaultConfig)>,
     concurrency: usize,
+    reference_classes: u8,
     max_file_size: u64,
     on_warning: Option<WarningHook>,
     on_change: Option<ChangeHook>,
@@ -903,6 +1028,10 @@ impl ResolverBuilder {
             settings: Vec::new(),
             named: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,
+            reference_classes: OptionClass::ALL
+                .iter()
+                .filter(|c| c.allowed_in_references())
+                .fold(0, |bits, c| bits | c.bit()),
             max_file_size: crate::vault::DEFAULT_MAX_FILE_SIZE,
             on_warning: None,
             on_change: None,
@@ -921,6 +1050,36 @@ impl ResolverBuilder {
     /// are fetched concurrently, each by one request however many references use it.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Lets references set options of these classes too, beyond selectors and tuning: Kong's
+    /// permissive behaviour, for deployments whose configuration authors may already choose
+    /// where credentials go. Each class widens what a configuration string can do with the
+    /// resolver's credentials; see [`OptionClass`].
+    ///
+    /// ```
+    /// use secret_ref::Resolver;
+    /// use secret_ref::vault::OptionClass;
+    /// use secret_ref::vault::env::EnvVault;
+    ///
+    /// let env = || EnvVault::from_vars([("SSL_CERT", "pem")]);
+    /// // `prefix` is a selector: allowed by default.
+    /// let strict = Resolver::builder().vault("env", env()).build()?;
+    /// assert!(strict.get("{vault://env/cert?prefix=SSL_}").is_ok());
+    ///
+    /// // Everything, as Kong: only where every configuration author is trusted.
+    /// let kong = Resolver::builder()
+    ///     .vault("env", env())
+    ///     .allow_in_references(OptionClass::ALL)
+    ///     .build()?;
+    /// assert!(kong.get("{vault://env/cert?prefix=SSL_}").is_ok());
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn allow_in_references(mut self, classes: impl IntoIterator<Item = OptionClass>) -> Self {
+        for class in classes {
+            self.reference_classes |= class.bit();
+        }
         self
     }
 
@@ -967,7 +1126,7 @@ impl ResolverBuilder {
         value: impl Into<String>,
     ) -> Self {
         self.settings
-            .push((vault.into(), option.into(), value.into()));
+            .push((vault.into(), option.into(), Zeroizing::new(value.into())));
         self
     }
 
@@ -989,22 +1148,24 @@ impl ResolverBuilder {
     /// Checks everything and builds the resolver.
     pub fn build(self) -> Result<Resolver, Error> {
         let mut failures = Vec::new();
-        let mut backends: HashMap<String, Backend> = self
+        let mut configs: HashMap<String, (Arc<dyn Vault>, VaultConfig)> = self
             .backends
             .into_iter()
             .map(|(name, vault)| {
-                (
-                    name,
-                    Backend {
-                        vault,
-                        config: VaultConfig::new(),
-                    },
-                )
+                // Every scrubber learns this backend's credential options.
+                crate::reference::declare_credentials(
+                    vault
+                        .options()
+                        .iter()
+                        .filter(|o| o.class() == OptionClass::Credential)
+                        .map(|o| o.name()),
+                );
+                (name, (vault, VaultConfig::new()))
             })
             .collect();
 
-        for (vault, option, value) in self.settings {
-            let Some(backend) = backends.get_mut(&vault) else {
+        for (vault, option, mut value) in self.settings {
+            let Some((backend_vault, config)) = configs.get_mut(&vault) else {
                 failures.push(
                     Failure::new(
                         ErrorKind::UnknownVault,
@@ -1014,22 +1175,35 @@ impl ResolverBuilder {
                 );
                 continue;
             };
-            if !accepts(backend.vault.as_ref(), &option) {
+            if !accepts(backend_vault.as_ref(), &option) {
                 failures.push(
-                    Failure::from_vault(unknown_option(&vault, backend.vault.as_ref(), &option))
+                    Failure::from_vault(unknown_option(&vault, backend_vault.as_ref(), &option))
                         .with_vault(&vault),
                 );
                 continue;
             }
-            backend.config.set(option, value);
+            // Moved, not copied: the builder's copy is wiped as it goes.
+            config.set(option, std::mem::take(&mut *value));
         }
-        for (name, backend) in &backends {
-            if let Err(e) = backend
-                .vault
-                .check_config(&backend.config)
-                .and_then(|()| Ttls::from_config(&backend.config).map(drop))
-            {
-                failures.push(Failure::from_vault(e).with_vault(name));
+        // Every installed backend, whether its settings are valid or not, for the named
+        // vaults' checks (so that one bad setting is reported once, not once per named vault).
+        let installed: HashMap<String, Arc<dyn Vault>> = configs
+            .iter()
+            .map(|(name, (vault, _))| (name.clone(), vault.clone()))
+            .collect();
+        let mut backends: HashMap<String, Backend> = HashMap::new();
+        for (name, (vault, config)) in configs {
+            match Effective::new(&name, vault.as_ref(), config) {
+                Ok(effective) => {
+                    backends.insert(
+                        name,
+                        Backend {
+                            vault,
+                            config: Arc::new(effective),
+                        },
+                    );
+                }
+                Err(e) => failures.push(Failure::from_vault(e).with_vault(&name)),
             }
         }
 
@@ -1040,7 +1214,7 @@ impl ResolverBuilder {
                     "vault prefix `{prefix}` is not valid: use lowercase letters, digits and \
                      `-`, starting with a letter and not ending with `-`"
                 ))
-            } else if backends.contains_key(&prefix) {
+            } else if installed.contains_key(&prefix) {
                 Some(format!(
                     "vault prefix `{prefix}`: `{prefix}` is already a vault name"
                 ))
@@ -1053,7 +1227,7 @@ impl ResolverBuilder {
                 failures.push(Failure::new(ErrorKind::InvalidConfig, message).with_vault(&prefix));
                 continue;
             }
-            let Some(b) = backends.get(&backend) else {
+            let Some(b) = installed.get(&backend) else {
                 failures.push(
                     Failure::new(
                         ErrorKind::UnknownVault,
@@ -1068,24 +1242,27 @@ impl ResolverBuilder {
             let unknown: Vec<&str> = config
                 .iter()
                 .map(|(k, _)| k)
-                .filter(|k| !accepts(b.vault.as_ref(), k))
+                .filter(|k| !accepts(b.as_ref(), k))
                 .collect();
             if let Some(option) = unknown.first() {
                 failures.push(
-                    Failure::from_vault(unknown_option(&backend, b.vault.as_ref(), option))
+                    Failure::from_vault(unknown_option(&backend, b.as_ref(), option))
                         .with_vault(&prefix),
                 );
                 continue;
             }
-            if let Err(e) = b
-                .vault
-                .check_config(&config)
-                .and_then(|()| Ttls::from_config(&config).map(drop))
-            {
-                failures.push(Failure::from_vault(e).with_vault(&prefix));
-                continue;
+            match Effective::new(&backend, b.as_ref(), config) {
+                Ok(effective) => {
+                    named.insert(
+                        prefix,
+                        Named {
+                            backend,
+                            config: Arc::new(effective),
+                        },
+                    );
+                }
+                Err(e) => failures.push(Failure::from_vault(e).with_vault(&prefix)),
             }
-            named.insert(prefix, Named { backend, config });
         }
 
         if !failures.is_empty() {
@@ -1097,6 +1274,8 @@ impl ResolverBuilder {
                 named,
                 cache: Cache::default(),
                 concurrency: self.concurrency,
+                reference_classes: self.reference_classes,
+                warned: Mutex::new(Vec::new()),
                 max_file_size: self.max_file_size,
                 on_warning: self.on_warning,
                 on_change: self.on_change,

@@ -11,7 +11,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::convert::{self, ConvertError};
 use crate::error::{Error, ErrorKind, Failure};
-use crate::reference::{Redacted, Reference, is_reference};
+use crate::reference::{Redacted, Reference, is_reference, near_miss};
 
 /// A secret value of type `T`, written in configuration either as a literal or as a vault
 /// reference such as `{vault://env/pg-password}`.
@@ -467,6 +467,13 @@ impl<'de, T: Zeroize + DeserializeOwned> Deserialize<'de> for Secret<T> {
 
 struct SecretVisitor<T>(PhantomData<T>);
 
+/// A reference, or text that looks like one that was meant (`{vault:/env/x}`): both are kept
+/// as reference text, so that the resolver reports a near miss with its field path, in either
+/// resolution mode, instead of the typo becoming the password.
+fn meant_as_reference(text: &str) -> bool {
+    is_reference(text) || near_miss(text).is_some()
+}
+
 fn literal<T: DeserializeOwned + Zeroize, E: de::Error>(
     result: Result<T, ConvertError>,
 ) -> Result<Secret<T>, E> {
@@ -497,7 +504,7 @@ impl<'de, T: DeserializeOwned + Zeroize> Visitor<'de> for SecretVisitor<T> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if is_reference(v) {
+        if meant_as_reference(v) {
             Ok(Secret::unresolved_from_raw(v.into()))
         } else {
             literal(convert::from_text(Zeroizing::new(v.to_owned())))
@@ -505,7 +512,7 @@ impl<'de, T: DeserializeOwned + Zeroize> Visitor<'de> for SecretVisitor<T> {
     }
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        if is_reference(&v) {
+        if meant_as_reference(&v) {
             Ok(Secret::unresolved_from_raw(v.into_boxed_str()))
         } else {
             literal(convert::from_text(Zeroizing::new(v)))

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use secret_ref::kong_conf::{KongConf, Loader};
-use secret_ref::{Error, ErrorKind, Resolver, is_reference};
+use secret_ref::{Error, ErrorKind, Redacted, ReferenceProblem, Resolver, is_reference};
 
 /// Kong's default configuration files, read when `-c` is not given.
 const DEFAULT_PATHS: &[&str] = &["/etc/kong/kong.conf", "/etc/kong.conf"];
@@ -161,7 +161,7 @@ fn kong_message(err: &Error) -> String {
             "could not find vault ({})",
             failure.vault().unwrap_or_default()
         ),
-        ErrorKind::InvalidReference => failure.to_string(),
+        ErrorKind::InvalidReference | ErrorKind::OptionNotAllowed => failure.to_string(),
         _ => format!(
             "could not get value from external vault ({})",
             failure.message()
@@ -187,6 +187,16 @@ fn get(m: &ArgMatches) -> Result<ExitCode, String> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", secret.expose_secret()).map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A reference, or text that looks like a reference that was meant (`{vault:/env/x}`),
+/// which is then reported as a failure rather than passed on as a literal.
+fn meant_as_reference(text: &str) -> bool {
+    is_reference(text)
+        || matches!(
+            secret_ref::Reference::parse(text).map_err(|e| e.problem().clone()),
+            Err(ReferenceProblem::NearMiss(_))
+        )
 }
 
 /// A reference found in a file, with where it is.
@@ -234,9 +244,8 @@ fn check(m: &ArgMatches) -> Result<ExitCode, String> {
             Some(origin) => format!("{} ({origin})", f.path),
             None => f.path.clone(),
         };
-        let shown = secret_ref::Reference::parse(&f.reference)
-            .map(|r| r.redacted().to_string())
-            .unwrap_or_else(|_| f.reference.clone());
+        // Through the scrubber, parsed or not: a malformed reference may hold a token.
+        let shown = Redacted::new(&f.reference).to_string();
         match resolver.get(&f.reference) {
             Ok(_) => {
                 let _ = writeln!(out, "ok      {place}  {shown}");
@@ -271,9 +280,9 @@ fn collect_conf(key: &str, value: &str, origin: &str, found: &mut Vec<Found>) {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    if items.len() > 1 && items.iter().any(|i| is_reference(i)) {
+    if items.len() > 1 && items.iter().any(|i| meant_as_reference(i)) {
         for (i, item) in items.iter().enumerate() {
-            if is_reference(item) {
+            if meant_as_reference(item) {
                 found.push(Found {
                     path: format!("{key}[{i}]"),
                     origin: Some(origin.to_owned()),
@@ -281,7 +290,7 @@ fn collect_conf(key: &str, value: &str, origin: &str, found: &mut Vec<Found>) {
                 });
             }
         }
-    } else if is_reference(value) {
+    } else if meant_as_reference(value) {
         found.push(Found {
             path: key.to_owned(),
             origin: Some(origin.to_owned()),
@@ -292,7 +301,7 @@ fn collect_conf(key: &str, value: &str, origin: &str, found: &mut Vec<Found>) {
 
 fn collect_json(value: &serde_json::Value, path: &mut String, found: &mut Vec<Found>) {
     match value {
-        serde_json::Value::String(s) if is_reference(s) => found.push(Found {
+        serde_json::Value::String(s) if meant_as_reference(s) => found.push(Found {
             path: if path.is_empty() {
                 "$".into()
             } else {
@@ -340,7 +349,7 @@ fn run(m: &ArgMatches) -> Result<ExitCode, String> {
         let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
             continue;
         };
-        if !is_reference(value) {
+        if !meant_as_reference(value) {
             continue;
         }
         match resolver.get(value) {

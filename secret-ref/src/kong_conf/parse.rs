@@ -84,23 +84,43 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<Line>, Vec<Failure>> {
 
 /// `key = value`: Penlight's `%s*=%s*` split at the first `=`, names made into identifiers,
 /// then Kong's comment stripping on the value.
-fn split(line: &str) -> Result<Line, &'static str> {
+fn split(line: &str) -> Result<Line, String> {
     let line = line.trim_start_matches(is_lua_space);
     if line.starts_with('[') {
-        return Err("`[section]` headers are not part of kong.conf; write `key = value`");
+        return Err("`[section]` headers are not part of kong.conf; write `key = value`".into());
     }
     let Some(eq) = line.find('=') else {
-        return Err("expected `key = value` (or a `#` comment)");
+        return Err("expected `key = value` (or a `#` comment)".into());
     };
     let key = lua_trim(&line[..eq]);
     if key.is_empty() {
-        return Err("the line has no key before `=`");
+        return Err("the line has no key before `=`".into());
+    }
+    let raw = lua_trim(&line[eq + 1..]);
+    let value = strip_comment(raw);
+    if cut_reference(raw, &value) {
+        return Err(format!(
+            "the value of `{}` looks like a vault reference cut short by `#`, which starts a \
+             comment in kong.conf: write `\\#` for a version, as in \
+             {{vault://env/pg-password\\#2}}",
+            normalize_key(key)
+        ));
     }
     Ok(Line {
         key: normalize_key(key),
-        value: strip_comment(lua_trim(&line[eq + 1..])),
+        value,
         number: 0,
     })
+}
+
+/// `pg_password = {vault://env/x#2}`: the unescaped `#` starts a comment, so Kong reads the
+/// literal `{vault://env/x`. That is never what was meant, and as a literal it would become
+/// the password; it is refused instead, with the fix.
+fn cut_reference(raw: &str, value: &str) -> bool {
+    value.len() < raw.len()
+        && raw.ends_with('}')
+        && !value.ends_with('}')
+        && crate::reference::near_miss(value).is_some()
 }
 
 /// Penlight's `variabilize`: every character that is not an ASCII letter or digit becomes

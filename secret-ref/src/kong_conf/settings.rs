@@ -185,11 +185,15 @@ pub(super) fn rotation_interval(conf: &KongConf) -> Result<std::time::Duration, 
     else {
         return Ok(crate::resolver::DEFAULT_ROTATION_INTERVAL);
     };
-    match entry.value().trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 => Ok(std::time::Duration::from_secs_f64(s)),
-        _ => Err(Error::single(failure(
+    match crate::vault::parse_seconds(entry.value(), crate::vault::MAX_TTL) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(Error::single(failure(
             entry,
             "the rotation interval must be a positive number of seconds".into(),
+        ))),
+        Err(why) => Err(Error::single(failure(
+            entry,
+            format!("the rotation interval {why}"),
         ))),
     }
 }

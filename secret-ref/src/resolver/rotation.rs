@@ -5,9 +5,8 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{FetchKey, Inner, Resolver, resurrection_for_key};
+use super::{Effective, FetchKey, Inner, Resolver, resurrection_for_key};
 use crate::audit;
-use crate::cache::Ttls;
 
 /// Kong's default rotation interval (`KONG_VAULT_ROTATION_INTERVAL`).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -46,8 +45,10 @@ impl Resolver {
     }
 
     fn rotate_keys(&self, force: bool) -> RotationReport {
-        let keys = self.inner.cache.keys();
-        let results = self.for_each_bounded(&keys, |key| self.rotate_key(key, force));
+        let keys = self.inner.cache.entries();
+        let results = self.for_each_bounded(&keys, |(key, effective)| {
+            self.rotate_key(key, effective, force)
+        });
         let mut report = RotationReport {
             checked: keys.len(),
             ..RotationReport::default()
@@ -73,14 +74,18 @@ impl Resolver {
         report
     }
 
-    fn rotate_key(&self, key: &FetchKey, force: bool) -> Option<Rotated> {
-        let backend = self.inner.backends.get(&key.backend)?;
-        let ttls = Ttls::from_config(&key.config).unwrap_or_default();
+    fn rotate_key(
+        &self,
+        key: &FetchKey,
+        effective: &Arc<Effective>,
+        force: bool,
+    ) -> Option<Rotated> {
+        let backend = self.inner.backends.get(&*key.backend)?;
         let started = Instant::now();
-        let refreshed = self.inner.cache.refresh(key, ttls, force, || {
+        let refreshed = self.inner.cache.refresh(key, effective.ttls, force, || {
             backend
                 .vault
-                .fetch(&self.request(&key.resource, key.version, &key.config))
+                .fetch(&self.request(&key.resource, key.version, &effective.config))
         })?;
         let label = key.label();
         let outcome = &refreshed.outcome;

@@ -16,7 +16,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig};
+use super::{Request, Vault, VaultConfig, VaultOption};
 use crate::error::VaultError;
 
 /// The environment-variable vault. [`Resolver::new`](crate::Resolver::new) registers it as
@@ -247,8 +247,10 @@ fn valid_prefix(prefix: &str) -> bool {
 }
 
 impl Vault for EnvVault {
-    fn options(&self) -> &'static [&'static str] {
-        &["prefix"]
+    fn options(&self) -> &'static [VaultOption] {
+        // Kong lets a reference pick the prefix; it names a variable, like the resource.
+        const OPTIONS: &[VaultOption] = &[VaultOption::selector("prefix")];
+        OPTIONS
     }
 
     fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {

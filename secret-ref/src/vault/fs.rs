@@ -36,7 +36,7 @@ use std::path::{Component, Path};
 
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig};
+use super::{Request, Vault, VaultConfig, VaultOption};
 use crate::error::VaultError;
 
 /// The file vault; registered as `fs` when the `fs` feature is on.
@@ -51,8 +51,10 @@ impl FsVault {
 }
 
 impl Vault for FsVault {
-    fn options(&self) -> &'static [&'static str] {
-        &["prefix"]
+    fn options(&self) -> &'static [VaultOption] {
+        // The directory decides which files are read: settings only, never a reference.
+        const OPTIONS: &[VaultOption] = &[VaultOption::file("prefix")];
+        OPTIONS
     }
 
     fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {

@@ -39,16 +39,18 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig};
+use super::{Request, Vault, VaultConfig, VaultOption};
+use crate::digest::{Digest, DigestWriter};
 use crate::error::{ErrorKind, VaultError};
-use crate::http::{self, Agents, encode_path};
+use crate::http::{self, Agents, encode_segment};
 
 /// The HashiCorp Vault / OpenBao backend; registered as `hcv` with the `hcv` feature.
 #[derive(Default)]
 pub struct HcvVault {
     agents: Agents,
-    /// Tokens from logins, by the settings that produced them.
-    tokens: Mutex<HashMap<String, Login>>,
+    /// Tokens from logins, by a keyed digest of the settings that produced them (which
+    /// include a secret id: the key must not hold it).
+    tokens: Mutex<HashMap<Digest, Login>>,
 }
 
 struct Login {
@@ -69,28 +71,41 @@ impl HcvVault {
     }
 }
 
-const OPTIONS: &[&str] = &[
-    "protocol",
-    "host",
-    "port",
-    "mount",
-    "kv",
-    "token",
-    "namespace",
-    "auth_method",
-    "kube_role",
-    "kube_api_token_file",
-    "kube_auth_path",
-    "approle_role_id",
-    "approle_secret_id",
-    "approle_secret_id_file",
-    "approle_auth_path",
-    "approle_response_wrapping",
-    "ca_cert",
-    "ssl_verify",
-    "connect_timeout",
-    "read_timeout",
+/// Kong's settings, each with what it decides: a reference may set the selectors (which
+/// secret: `mount`, `kv`, `namespace`) and the timeouts, never where the token goes, how the
+/// resolver logs in, which files it reads or how TLS is checked.
+const OPTIONS: &[VaultOption] = &[
+    VaultOption::destination("protocol"),
+    VaultOption::destination("host"),
+    VaultOption::destination("port"),
+    VaultOption::selector("mount"),
+    VaultOption::selector("kv"),
+    VaultOption::credential("token"),
+    VaultOption::selector("namespace"),
+    VaultOption::identity("auth_method"),
+    VaultOption::identity("kube_role"),
+    VaultOption::file("kube_api_token_file"),
+    VaultOption::identity("kube_auth_path"),
+    // AppRole's role id is half of the login, and Vault's docs ask to treat it as a secret.
+    VaultOption::credential("approle_role_id"),
+    VaultOption::credential("approle_secret_id"),
+    VaultOption::file("approle_secret_id_file"),
+    VaultOption::identity("approle_auth_path"),
+    VaultOption::identity("approle_response_wrapping"),
+    VaultOption::trust("ca_cert"),
+    VaultOption::trust("ssl_verify"),
+    VaultOption::tuning("connect_timeout"),
+    VaultOption::tuning("read_timeout"),
 ];
+
+/// Vault's own API, which no KV mount can be: a mount here would turn the read of a secret
+/// into a call of that API with the resolver's token (`auth/token/lookup-self` answers with
+/// the token itself).
+const RESERVED_MOUNTS: &[&str] = &["auth", "sys", "identity", "cubbyhole"];
+
+/// How long a login is trusted at most, whatever lease Vault announces: a hostile or broken
+/// answer (`lease_duration` = 2⁶⁴ − 1) cannot overflow the clock or pin a token forever.
+const MAX_LEASE: Duration = Duration::from_secs(32 * 24 * 3600);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kv {
@@ -108,7 +123,8 @@ enum Auth {
 /// The settings of one request, read from the configuration.
 struct Settings<'a> {
     base: String,
-    mount: &'a str,
+    /// The mount, percent-encoded segment by segment.
+    mount: String,
     kv: Kv,
     namespace: Option<&'a str>,
     auth: Auth,
@@ -128,6 +144,14 @@ impl<'a> Settings<'a> {
             )));
         }
         let host = get(config, "host").unwrap_or("127.0.0.1");
+        // A host name or an IP address, nothing that could end the authority early.
+        if !host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        }) {
+            return Err(VaultError::invalid_config(format!(
+                "host `{host}` is not a host name or an IP address"
+            )));
+        }
         let port = get(config, "port").unwrap_or("8200");
         if port.parse::<u16>().is_err() {
             return Err(VaultError::invalid_config(format!(
@@ -142,6 +166,16 @@ impl<'a> Settings<'a> {
         let mount = get(config, "mount").unwrap_or("secret");
         let mount = mount.strip_prefix('/').unwrap_or(mount);
         let mount = mount.strip_suffix('/').unwrap_or(mount);
+        let first = mount.split('/').next().unwrap_or_default();
+        if RESERVED_MOUNTS
+            .iter()
+            .any(|r| first.eq_ignore_ascii_case(r))
+        {
+            return Err(VaultError::invalid_config(format!(
+                "mount `{mount}` is Vault's own `{first}/` API, not a KV secrets engine"
+            )));
+        }
+        let mount = encode_segments(mount, "mount")?;
         let kv = match get(config, "kv").unwrap_or("v1") {
             "v1" => Kv::V1,
             "v2" => Kv::V2,
@@ -183,8 +217,9 @@ impl<'a> Settings<'a> {
         headers
     }
 
-    /// What identifies a login: everything that changes which token it gives.
-    fn login_key(&self) -> String {
+    /// What identifies a login: everything that changes which token it gives, digested
+    /// with a key of this process's, so that the cache holds no secret id.
+    fn login_key(&self) -> Digest {
         let c = self.config;
         let fields = [
             "auth_method",
@@ -196,18 +231,35 @@ impl<'a> Settings<'a> {
             "approle_secret_id_file",
             "approle_auth_path",
         ];
-        let mut key = format!("{}\u{0}{}", self.base, self.namespace.unwrap_or(""));
+        let mut key = DigestWriter::new();
+        key.part(self.base.as_bytes())
+            .part(self.namespace.unwrap_or("").as_bytes());
         for f in fields {
-            key.push('\u{0}');
-            key.push_str(c.get(f).unwrap_or(""));
+            key.part(c.get(f).unwrap_or("").as_bytes());
         }
-        key
+        key.finish()
     }
 }
 
 impl Vault for HcvVault {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         OPTIONS
+    }
+
+    fn insecure_settings(&self, config: &VaultConfig) -> Vec<&'static str> {
+        let mut risks = Vec::new();
+        match get(config, "protocol").unwrap_or("http") {
+            "http" => risks.push(
+                "the Vault token is sent over plain http (protocol = http): anyone on the \
+                 network path can read it; set protocol = https",
+            ),
+            _ if config.flag("ssl_verify").ok().flatten() == Some(false) => risks.push(
+                "TLS certificates are not verified (ssl_verify = off): anyone on the network \
+                 path can pose as Vault and receive the token; set ca_cert instead",
+            ),
+            _ => {}
+        }
+        risks
     }
 
     fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {
@@ -220,7 +272,7 @@ impl Vault for HcvVault {
         let agent = self
             .agents
             .get(&http::Settings::from_config(request.config())?)?;
-        let path = encode_path(request.resource());
+        let path = encode_segments(request.resource(), "secret path")?;
         let url = match (settings.kv, request.version()) {
             (Kv::V1, None | Some(1)) => format!("{}/v1/{}/{path}", settings.base, settings.mount),
             (Kv::V1, Some(v)) => {
@@ -318,7 +370,7 @@ fn login(
     let url = format!(
         "{}/v1/auth/{}/login",
         settings.base,
-        encode_path(path.trim_matches('/'))
+        encode_segments(path.trim_matches('/'), "auth path")?
     );
     let mut headers = settings.headers(None);
     headers.push(("Content-Type", "application/json"));
@@ -341,14 +393,15 @@ fn login(
             "{what} login answered no token"
         )));
     };
-    // Log in again a little before the lease ends.
+    // Log in again a little before the lease ends. The lease is the vault's word: bounded,
+    // and added without overflow.
     let until = (auth.lease_duration > 0).then(|| {
-        let lease = Duration::from_secs(auth.lease_duration);
-        Instant::now() + lease.mul_f64(0.9)
+        let lease = Duration::from_secs(auth.lease_duration).min(MAX_LEASE);
+        Instant::now().checked_add(lease.mul_f64(0.9))
     });
     Ok(Login {
         token: Zeroizing::new(auth.client_token),
-        until,
+        until: until.flatten(),
     })
 }
 
@@ -446,6 +499,32 @@ fn kubernetes(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, Vau
     );
     let path = get(c, "kube_auth_path").unwrap_or("kubernetes");
     login(settings, agent, path, &body, "kubernetes")
+}
+
+/// A Vault path (a mount, a secret's path) for a URL: each `/`-separated segment
+/// percent-encoded on its own, so that `%2F`, `?` or `#` in a name cannot change the request.
+/// Empty, `.` and `..` segments are refused, as are `?` and `#`, which Vault's paths never
+/// hold and whose only use here would be to cut the URL.
+fn encode_segments(path: &str, what: &str) -> Result<String, VaultError> {
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        let problem = match segment {
+            "" => Some("an empty segment"),
+            "." | ".." => Some("a `.` or `..` segment"),
+            s if s.contains(['?', '#']) => Some("`?` or `#`"),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(VaultError::invalid_config(format!(
+                "the {what} `{path}` has {problem}"
+            )));
+        }
+        if i > 0 {
+            out.push('/');
+        }
+        encode_segment(segment, &mut out);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]

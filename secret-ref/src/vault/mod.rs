@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
@@ -16,8 +17,188 @@ pub mod fs;
 #[cfg(feature = "hcv")]
 pub mod hcv;
 
-/// Options that every vault takes, as in Kong; the resolver handles them, not the backend.
-pub const COMMON_OPTIONS: &[&str] = &["ttl", "neg_ttl", "resurrect_ttl"];
+/// Options that every vault takes, as in Kong (the resolver handles them, not the backend):
+/// `ttl`, `neg_ttl` and `resurrect_ttl`, in seconds, at most [`MAX_TTL`].
+pub const COMMON_OPTIONS: &[VaultOption] = &[
+    VaultOption::tuning("ttl"),
+    VaultOption::tuning("neg_ttl"),
+    VaultOption::tuning("resurrect_ttl"),
+];
+
+/// The longest cache duration (`ttl`, `neg_ttl`, `resurrect_ttl`) and rotation interval:
+/// 10⁸ seconds (about three years), Kong's own stand-in for "forever".
+pub const MAX_TTL: Duration = Duration::from_secs(100_000_000);
+
+/// The longest network timeout (`connect_timeout`, `read_timeout`): five minutes. A longer
+/// one would let one unanswered request pin a resolution or a rotation thread.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What an option decides, which says where it may be set: the security model.
+///
+/// A reference is data: it sits in a configuration file, a JSON document or an environment
+/// variable, often written by someone with less power than the process that resolves it. So
+/// a reference may choose *which secret* ([`Selector`](OptionClass::Selector) options, plus
+/// the resource, key and version) and how long to cache it
+/// ([`Tuning`](OptionClass::Tuning), within bounds), but never *where credentials go, whose
+/// identity is used, which local files are read, or how TLS is checked*: those come only
+/// from the resolver's settings (kong.conf `vault_<vault>_<option>`, `KONG_VAULT_*`,
+/// [`ResolverBuilder::configure`](crate::ResolverBuilder::configure), a named vault). The
+/// resolver enforces this for every backend, including yours, from the class each option
+/// declares; [`ResolverBuilder::allow_in_references`](crate::ResolverBuilder::allow_in_references)
+/// opts into Kong's permissive behaviour.
+///
+/// ```
+/// use secret_ref::vault::OptionClass;
+///
+/// assert!(OptionClass::Selector.allowed_in_references());
+/// assert!(!OptionClass::Destination.allowed_in_references());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OptionClass {
+    /// Which secret: a mount, a namespace, a region, a prefix. References may set it.
+    Selector,
+    /// Where requests, and the credentials on them, go: protocol, host, port, endpoint URLs.
+    Destination,
+    /// A credential: a token, a secret id, a key. Its value is scrubbed from every message.
+    Credential,
+    /// Whose identity the resolver takes and how it logs in: the auth method, a role, a login
+    /// path, a role to assume. Not secret, but it decides which credential is used where.
+    Identity,
+    /// How TLS is checked: a CA file, certificate verification.
+    Trust,
+    /// A local file or directory the backend reads (a token file, the `fs` vault's directory).
+    File,
+    /// How the resolver behaves: cache durations, timeouts; bounded. References may set it.
+    Tuning,
+}
+
+impl OptionClass {
+    /// Every class, for [`ResolverBuilder::allow_in_references`](crate::ResolverBuilder::allow_in_references)
+    /// when a deployment needs Kong's behaviour (any option in a reference).
+    pub const ALL: [OptionClass; 7] = [
+        OptionClass::Selector,
+        OptionClass::Destination,
+        OptionClass::Credential,
+        OptionClass::Identity,
+        OptionClass::Trust,
+        OptionClass::File,
+        OptionClass::Tuning,
+    ];
+
+    /// Whether a reference may set options of this class unless the resolver opts in to
+    /// more: only selectors and tuning.
+    pub fn allowed_in_references(self) -> bool {
+        matches!(self, OptionClass::Selector | OptionClass::Tuning)
+    }
+
+    /// A stable lower-case name (`selector`, `destination`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionClass::Selector => "selector",
+            OptionClass::Destination => "destination",
+            OptionClass::Credential => "credential",
+            OptionClass::Identity => "identity",
+            OptionClass::Trust => "trust",
+            OptionClass::File => "file",
+            OptionClass::Tuning => "tuning",
+        }
+    }
+
+    /// What options of this class decide, for error messages.
+    pub(crate) fn decides(self) -> &'static str {
+        match self {
+            OptionClass::Selector => "which secret is read",
+            OptionClass::Destination => "where requests and their credentials are sent",
+            OptionClass::Credential => "a credential",
+            OptionClass::Identity => "which identity the resolver logs in with",
+            OptionClass::Trust => "how TLS is checked",
+            OptionClass::File => "which local file is read",
+            OptionClass::Tuning => "how the resolver caches and waits",
+        }
+    }
+
+    pub(crate) fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for OptionClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An option a backend takes, with its [`OptionClass`].
+///
+/// ```
+/// use secret_ref::vault::{OptionClass, VaultOption};
+///
+/// const OPTIONS: &[VaultOption] = &[
+///     VaultOption::selector("mount"),
+///     VaultOption::destination("host"),
+///     VaultOption::credential("token"),
+/// ];
+/// assert_eq!(OPTIONS[2].class(), OptionClass::Credential);
+/// assert_eq!(OPTIONS[2].name(), "token");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VaultOption {
+    name: &'static str,
+    class: OptionClass,
+}
+
+impl VaultOption {
+    /// An option of any class.
+    pub const fn new(name: &'static str, class: OptionClass) -> Self {
+        VaultOption { name, class }
+    }
+
+    /// [`OptionClass::Selector`].
+    pub const fn selector(name: &'static str) -> Self {
+        Self::new(name, OptionClass::Selector)
+    }
+
+    /// [`OptionClass::Destination`].
+    pub const fn destination(name: &'static str) -> Self {
+        Self::new(name, OptionClass::Destination)
+    }
+
+    /// [`OptionClass::Credential`].
+    pub const fn credential(name: &'static str) -> Self {
+        Self::new(name, OptionClass::Credential)
+    }
+
+    /// [`OptionClass::Identity`].
+    pub const fn identity(name: &'static str) -> Self {
+        Self::new(name, OptionClass::Identity)
+    }
+
+    /// [`OptionClass::Trust`].
+    pub const fn trust(name: &'static str) -> Self {
+        Self::new(name, OptionClass::Trust)
+    }
+
+    /// [`OptionClass::File`].
+    pub const fn file(name: &'static str) -> Self {
+        Self::new(name, OptionClass::File)
+    }
+
+    /// [`OptionClass::Tuning`].
+    pub const fn tuning(name: &'static str) -> Self {
+        Self::new(name, OptionClass::Tuning)
+    }
+
+    /// The option's name, as written in settings and queries.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// What the option decides.
+    pub const fn class(&self) -> OptionClass {
+        self.class
+    }
+}
 
 /// A secret store that turns a resource (and optional version) into the secret's text.
 ///
@@ -27,7 +208,7 @@ pub const COMMON_OPTIONS: &[&str] = &["ttl", "neg_ttl", "resurrect_ttl"];
 /// key after the resource, caching, conversion into the field's type and error reporting.
 ///
 /// ```
-/// use secret_ref::vault::{Request, Vault};
+/// use secret_ref::vault::{Request, Vault, VaultOption};
 /// use secret_ref::{Resolver, VaultError};
 /// use zeroize::Zeroizing;
 ///
@@ -35,8 +216,10 @@ pub const COMMON_OPTIONS: &[&str] = &["ttl", "neg_ttl", "resurrect_ttl"];
 /// struct Fixed;
 ///
 /// impl Vault for Fixed {
-///     fn options(&self) -> &'static [&'static str] {
-///         &["suffix"]
+///     fn options(&self) -> &'static [VaultOption] {
+///         // `suffix` picks a secret, so references may set it.
+///         const OPTIONS: &[VaultOption] = &[VaultOption::selector("suffix")];
+///         OPTIONS
 ///     }
 ///
 ///     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
@@ -56,9 +239,22 @@ pub const COMMON_OPTIONS: &[&str] = &["ttl", "neg_ttl", "resurrect_ttl"];
 /// # Ok::<(), secret_ref::Error>(())
 /// ```
 pub trait Vault: Send + Sync + 'static {
-    /// The configuration options this backend reads (besides [`COMMON_OPTIONS`]). Any other
-    /// option, in the resolver's settings or in a reference's query, is an error.
-    fn options(&self) -> &'static [&'static str];
+    /// The configuration options this backend reads (besides [`COMMON_OPTIONS`]), each with
+    /// its [`OptionClass`]. Any other option, in the resolver's settings or in a reference's
+    /// query, is an error; a reference may set only the classes the resolver allows
+    /// ([`OptionClass::allowed_in_references`]); [`Credential`](OptionClass::Credential)
+    /// values are scrubbed from every message.
+    fn options(&self) -> &'static [VaultOption];
+
+    /// Settings that work but weaken security, as messages: a token sent over plain `http`,
+    /// TLS verification turned off. The resolver reports each once per vault, through
+    /// [`ResolverBuilder::on_warning`](crate::ResolverBuilder::on_warning) and an audit
+    /// event, the first time the vault is used with such a configuration. The default
+    /// reports nothing.
+    fn insecure_settings(&self, config: &VaultConfig) -> Vec<&'static str> {
+        let _ = config;
+        Vec::new()
+    }
 
     /// Checks a configuration before use: at registration for the base settings, and for
     /// each reference whose query overrides them. The default accepts everything.
@@ -134,7 +330,10 @@ impl<'a> Request<'a> {
 
 /// A vault's configuration: option names to values, as written in settings and queries.
 ///
-/// `Debug` scrubs credential-like options (`token`, `secret_id`, ...).
+/// Values may be credentials, so they are held in zeroizing storage: every copy the crate
+/// makes is wiped when it is dropped. `Debug` scrubs credential options (`token`,
+/// `secret_id`, ...). There is no `Hash`: caches key configurations by a keyed digest, never
+/// by their text.
 ///
 /// ```
 /// use secret_ref::vault::VaultConfig;
@@ -143,9 +342,9 @@ impl<'a> Request<'a> {
 /// assert_eq!(config.get("prefix"), Some("APP_"));
 /// assert_eq!(format!("{config:?}"), r#"{"prefix": "APP_", "token": "***"}"#);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct VaultConfig {
-    entries: BTreeMap<String, String>,
+    entries: BTreeMap<Box<str>, Zeroizing<String>>,
 }
 
 impl VaultConfig {
@@ -156,22 +355,23 @@ impl VaultConfig {
 
     /// An option's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries.get(name).map(String::as_str)
+        self.entries.get(name).map(|v| v.as_str())
     }
 
-    /// Sets an option.
+    /// Sets an option. A `String` value is moved in, not copied.
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.entries.insert(name.into(), value.into());
+        self.entries
+            .insert(name.into().into_boxed_str(), Zeroizing::new(value.into()));
     }
 
-    /// Removes an option.
-    pub fn remove(&mut self, name: &str) -> Option<String> {
+    /// Removes an option, handing its value back in zeroizing storage.
+    pub fn remove(&mut self, name: &str) -> Option<Zeroizing<String>> {
         self.entries.remove(name)
     }
 
     /// All options, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries.iter().map(|(k, v)| (&**k, v.as_str()))
     }
 
     /// Whether no option is set.
@@ -179,16 +379,27 @@ impl VaultConfig {
         self.entries.is_empty()
     }
 
-    /// Reads an option as a number of seconds (`ttl`, `neg_ttl`, ...).
-    pub fn seconds(&self, name: &str) -> Result<Option<f64>, VaultError> {
-        match self.get(name) {
+    /// Reads an option as a duration in seconds (`ttl`, `read_timeout`, ...): a decimal
+    /// number from 0 to `max`. Negative numbers, NaN, infinities and anything above `max`
+    /// are [`InvalidConfig`](crate::ErrorKind::InvalidConfig) errors, never a panic. Unset
+    /// or empty is `None`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use secret_ref::vault::{MAX_TTL, VaultConfig};
+    ///
+    /// let config: VaultConfig = [("ttl", "1.5"), ("neg_ttl", "1e300")].into_iter().collect();
+    /// assert_eq!(config.duration("ttl", MAX_TTL)?, Some(Duration::from_millis(1500)));
+    /// assert!(config.duration("neg_ttl", MAX_TTL).is_err());
+    /// assert_eq!(config.duration("resurrect_ttl", MAX_TTL)?, None);
+    /// # Ok::<(), secret_ref::VaultError>(())
+    /// ```
+    pub fn duration(&self, name: &str, max: Duration) -> Result<Option<Duration>, VaultError> {
+        match self.get(name).map(str::trim) {
             None | Some("") => Ok(None),
-            Some(v) => match v.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-                _ => Err(VaultError::invalid_config(format!(
-                    "option `{name}` must be a number of seconds"
-                ))),
-            },
+            Some(text) => parse_seconds(text, max)
+                .map(Some)
+                .map_err(|why| VaultError::invalid_config(format!("option `{name}` {why}"))),
         }
     }
 
@@ -205,14 +416,29 @@ impl VaultConfig {
     }
 }
 
+/// The one parser of durations written as seconds (vault options, kong.conf's
+/// `vault_rotation_interval`): checked before conversion, so no text can panic.
+pub(crate) fn parse_seconds(text: &str, max: Duration) -> Result<Duration, String> {
+    let seconds = text
+        .trim()
+        .parse::<f64>()
+        .map_err(|_| "must be a number of seconds".to_owned())?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err("must be a number of seconds, from 0 up".to_owned());
+    }
+    if seconds > max.as_secs_f64() {
+        return Err(format!("must be at most {} seconds", max.as_secs()));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| "must be a number of seconds".to_owned())
+}
+
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for VaultConfig {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        VaultConfig {
-            entries: iter
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
+        let mut config = VaultConfig::new();
+        for (k, v) in iter {
+            config.set(k, v);
         }
+        config
     }
 }
 

@@ -39,20 +39,23 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig};
+use super::{Request, Vault, VaultConfig, VaultOption};
 use crate::error::{ErrorKind, VaultError};
 use crate::http::{self, Agents};
 
-const OPTIONS: &[&str] = &[
-    "region",
-    "endpoint_url",
-    "assume_role_arn",
-    "role_session_name",
-    "sts_endpoint_url",
-    "ca_cert",
-    "ssl_verify",
-    "connect_timeout",
-    "read_timeout",
+/// Kong's settings, each with what it decides: a reference may choose the region (which
+/// secret) and the timeouts, never where signed requests go, which role is assumed, or how
+/// TLS is checked.
+const OPTIONS: &[VaultOption] = &[
+    VaultOption::selector("region"),
+    VaultOption::destination("endpoint_url"),
+    VaultOption::identity("assume_role_arn"),
+    VaultOption::identity("role_session_name"),
+    VaultOption::destination("sts_endpoint_url"),
+    VaultOption::trust("ca_cert"),
+    VaultOption::trust("ssl_verify"),
+    VaultOption::tuning("connect_timeout"),
+    VaultOption::tuning("read_timeout"),
 ];
 
 /// Credentials are refreshed this long before they expire.
@@ -129,7 +132,7 @@ fn get<'a>(config: &'a VaultConfig, name: &str) -> Option<&'a str> {
 }
 
 fn region(config: &VaultConfig) -> Result<String, VaultError> {
-    get(config, "region")
+    let region = get(config, "region")
         .map(str::to_owned)
         .or_else(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
         .or_else(|| {
@@ -142,7 +145,32 @@ fn region(config: &VaultConfig) -> Result<String, VaultError> {
                 "aws secret manager requires a region: set `region` (kong.conf: \
                  vault_aws_region), AWS_REGION or AWS_DEFAULT_REGION",
             )
+        })?;
+    check_region(&region)?;
+    Ok(region)
+}
+
+/// A region goes into the endpoint's host name (`secretsmanager.<region>.amazonaws.com`), so
+/// it must be a region name (`eu-west-1`, `us-gov-east-1`, `cn-north-1`): lower-case words
+/// joined by `-`, ending with a number. `evil.example/` would otherwise choose the host.
+fn check_region(region: &str) -> Result<(), VaultError> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = region.len() <= 64
+        && parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(VaultError::invalid_config(format!(
+            "region `{region}` is not an AWS region name (such as eu-west-1)"
+        )))
+    }
 }
 
 /// Kong uses only the scheme, host and port of `endpoint_url`.
@@ -180,15 +208,47 @@ fn stage(version: Option<u32>) -> Result<&'static str, VaultError> {
 }
 
 impl Vault for AwsVault {
-    fn options(&self) -> &'static [&'static str] {
+    fn options(&self) -> &'static [VaultOption] {
         OPTIONS
     }
 
     fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {
+        if let Some(region) = get(config, "region") {
+            check_region(region)?;
+        }
         if get(config, "endpoint_url").is_some() {
-            endpoint(config, "region")?;
+            endpoint(config, "us-east-1")?;
+        }
+        if let Some(url) = get(config, "sts_endpoint_url") {
+            let sts: VaultConfig = [("endpoint_url", url)].into_iter().collect();
+            endpoint(&sts, "us-east-1").map_err(|e| {
+                VaultError::invalid_config(e.message().replacen(
+                    "endpoint_url",
+                    "sts_endpoint_url",
+                    1,
+                ))
+            })?;
         }
         http::Settings::from_config(config).map(drop)
+    }
+
+    fn insecure_settings(&self, config: &VaultConfig) -> Vec<&'static str> {
+        let mut risks = Vec::new();
+        let plain = |name| get(config, name).is_some_and(|u| u.starts_with("http://"));
+        if plain("endpoint_url") || plain("sts_endpoint_url") {
+            risks.push(
+                "signed AWS requests, with the session token, are sent over plain http \
+                 (endpoint_url or sts_endpoint_url is http://): anyone on the network path \
+                 can read and replay them; use https",
+            );
+        }
+        if config.flag("ssl_verify").ok().flatten() == Some(false) {
+            risks.push(
+                "TLS certificates are not verified (ssl_verify = off): anyone on the network \
+                 path can pose as AWS and receive signed requests; set ca_cert instead",
+            );
+        }
+        risks
     }
 
     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
