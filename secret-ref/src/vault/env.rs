@@ -112,41 +112,21 @@ fn name_of<'a>(buf: &'a [u8], e: &Entry) -> &'a [u8] {
     &buf[e.start as usize..e.value as usize]
 }
 
-/// Calls `f` with each `NAME=value` of the process environment.
-#[cfg(target_os = "linux")]
-fn process_environment(f: &mut dyn FnMut(&[u8], &[u8])) {
-    unsafe extern "C" {
-        static environ: *const *const std::ffi::c_char;
-    }
-    // SAFETY: `environ` is the C library's null-terminated array of NUL-terminated strings,
-    // read here as `getenv` reads it. Changing the environment while another thread reads it
-    // is undefined behaviour in C; Rust's `set_var` is `unsafe` for that reason and its
-    // contract already forbids it in a multi-threaded program, so this read adds no hazard.
-    // Reading in place, rather than through `std::env::vars_os`, spares two allocations per
-    // variable.
-    unsafe {
-        let mut at = environ;
-        if at.is_null() {
-            return;
+/// The process environment, copied by std under its environment lock, so that a
+/// `set_var` in another thread cannot race with the copy. The values are wiped as soon as
+/// they are in the snapshot.
+fn process_snapshot() -> Snapshot {
+    let vars: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
+    let bytes = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let snapshot = Snapshot::build(vars.len(), bytes, |f| {
+        for (name, value) in &vars {
+            f(name.as_encoded_bytes(), value.as_encoded_bytes());
         }
-        while !(*at).is_null() {
-            let entry = std::ffi::CStr::from_ptr(*at).to_bytes();
-            // As std does: a name may start with `=`, so look for the separator after it.
-            if let Some(eq) = entry.iter().skip(1).position(|&b| b == b'=') {
-                f(&entry[..eq + 1], &entry[eq + 2..]);
-            }
-            at = at.add(1);
-        }
+    });
+    for (_, value) in vars {
+        zeroize::Zeroize::zeroize(&mut value.into_encoded_bytes());
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn process_environment(f: &mut dyn FnMut(&[u8], &[u8])) {
-    for (name, value) in std::env::vars_os() {
-        let mut value = value.into_encoded_bytes();
-        f(name.as_encoded_bytes(), &value);
-        zeroize::Zeroize::zeroize(&mut value);
-    }
+    snapshot
 }
 
 impl EnvVault {
@@ -174,14 +154,7 @@ impl EnvVault {
 
     fn snapshot(&self) -> &Snapshot {
         self.snapshot.get_or_init(|| match &self.source {
-            Source::Process => {
-                let (mut count, mut bytes) = (0, 0);
-                process_environment(&mut |name, value| {
-                    count += 1;
-                    bytes += name.len() + value.len();
-                });
-                Snapshot::build(count, bytes, |f| process_environment(f))
-            }
+            Source::Process => process_snapshot(),
             Source::Fixed(vars) => Snapshot::build(vars.len(), 0, |f| {
                 for (k, v) in vars {
                     f(k.as_bytes(), v.as_bytes());
