@@ -188,6 +188,104 @@ fn check_lists_references_and_never_values() {
 }
 
 #[test]
+fn check_get_and_run_print_references_only_through_the_scrubber() {
+    // A malformed reference with a token in it: the token is scrubbed, even though the
+    // reference does not parse.
+    let json = temp_file(
+        "malformed.json",
+        r#"{"a": "{vault://env/x?token=s.c4n4ry&token=again}", "b": "{vault://env/y?t%6Fken=s.c4n4ry#tail-c4n4ry}"}"#,
+    );
+    let out = cli(&[], &["check", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(!text.contains("c4n4ry"), "{text}");
+    assert!(
+        text.contains("FAILED  a  {vault://env/x?token=***&token=***}: "),
+        "{text}"
+    );
+    assert!(text.contains("given more than once"), "{text}");
+    assert!(
+        text.contains("FAILED  b  {vault://env/y?t%6Fken=***}: "),
+        "{text}"
+    );
+
+    let out = cli(&[], &["get", "{vault://env/x?token=s.c4n4ry&token=again}"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("c4n4ry"), "{}", stderr(&out));
+
+    let out = cli(
+        &[("PGPASSWORD", "{vault://env/x?api-key=c4n4ry&api-key=2}")],
+        &["run", "--", "true"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("c4n4ry"), "{}", stderr(&out));
+}
+
+#[test]
+fn near_misses_are_failures_everywhere() {
+    // In a JSON file: reported, never printed, exit 1.
+    let json = temp_file(
+        "near.json",
+        r#"{"a": "{vault:/env/c4n4ry}", "b": "{VAULT://env/c4n4ry}", "c": "hunter2", "d": "{vault://env/c4n4ry"}"#,
+    );
+    let out = cli(&[], &["check", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(!text.contains("c4n4ry"), "{text}");
+    assert!(
+        text.contains("FAILED  a  [REDACTED]: this looks like a vault reference"),
+        "{text}"
+    );
+    assert!(text.contains("FAILED  b  "), "{text}");
+    assert!(text.contains("FAILED  d  "), "{text}");
+    assert!(text.ends_with("3 references, 3 failed\n"), "{text}");
+
+    // In kong.conf: a reference cut by an unescaped `#` is refused with the fix.
+    let conf = temp_file("cut.conf", "pg_password = {vault://env/c4n4ry#2}\n");
+    let out = cli(&[], &["check", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cut short by `#`") && err.contains("\\#"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("c4n4ry") && !stdout(&out).contains("c4n4ry"),
+        "{err}"
+    );
+
+    // In the environment of `run`: the command does not run with a typo for a password.
+    let out = cli(
+        &[("PGPASSWORD", "{vault:/env/c4n4ry}")],
+        &["run", "--", "true"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("PGPASSWORD") && err.contains("looks like a vault reference"),
+        "{err}"
+    );
+    assert!(!err.contains("c4n4ry"), "{err}");
+}
+
+#[cfg(feature = "hcv")]
+#[test]
+fn get_refuses_options_that_choose_where_credentials_go() {
+    let out = cli(
+        &[("KONG_VAULT_HCV_TOKEN", "s.c4n4ry")],
+        &["get", "{vault://hcv/db/password?host=127.0.0.1&port=9}"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("option `host` cannot be set in a reference"),
+        "{err}"
+    );
+    assert!(err.contains("vault_hcv_host"), "{err}");
+    assert!(!err.contains("c4n4ry"), "{err}");
+}
+
+#[test]
 fn run_resolves_the_environment_and_passes_the_exit_code() {
     let env = [
         ("PGPASSWORD", "{vault://env/pg-password}"),
