@@ -208,3 +208,72 @@ fn every_fetch_hit_rotation_resurrection_and_failure_is_an_event() {
         }
     }
 }
+
+/// A vault whose only option is a credential with a name no generic list would catch.
+struct Sigil;
+
+impl Vault for Sigil {
+    fn options(&self) -> &'static [VaultOption] {
+        const OPTIONS: &[VaultOption] = &[
+            VaultOption::credential("sigil"),
+            VaultOption::selector("flavour"),
+        ];
+        OPTIONS
+    }
+
+    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+        Err(VaultError::unreachable("connection refused"))
+    }
+}
+
+#[test]
+fn credentials_are_scrubbed_from_events_whatever_their_spelling() {
+    events();
+    let resolver = Resolver::builder()
+        .vault("scrubbed", Switch::default())
+        .vault("sigil-vault", Sigil)
+        .allow_in_references(secret_ref::vault::OptionClass::ALL)
+        .build()
+        .unwrap();
+    // Percent-encoded names reach the vault as `token`; their values stay hidden. A fetch
+    // event and a failure event are written for each.
+    for reference in [
+        "{vault://scrubbed/a?t%6Fken=c4n4ry-1}",
+        "{vault://scrubbed/b?api-key=c4n4ry-2}",
+        "{vault://scrubbed/c?x%2Dapi%2Dkey=c4n4ry-3}",
+        "{vault://sigil-vault/d?sigil=c4n4ry-4}",
+        "{vault://sigil-vault/e?flavour=plain&SIGIL=c4n4ry-5}",
+    ] {
+        assert!(resolver.get(reference).is_err());
+    }
+    let seen: Vec<_> = about("scrubbed")
+        .into_iter()
+        .chain(about("sigil-vault"))
+        .collect();
+    let kinds: Vec<_> = seen.iter().map(|e| e.fields["event"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "failure").count(),
+        5,
+        "{kinds:?}"
+    );
+    let references: Vec<_> = seen
+        .iter()
+        .filter(|e| e.fields["event"] == "failure")
+        .map(|e| e.fields["reference"].as_str())
+        .collect();
+    assert_eq!(
+        references,
+        [
+            "{vault://scrubbed/a?t%6Fken=***}",
+            "{vault://scrubbed/b?api-key=***}",
+            "{vault://scrubbed/c?x%2Dapi%2Dkey=***}",
+            "{vault://sigil-vault/d?sigil=***}",
+            "{vault://sigil-vault/e?flavour=plain&SIGIL=***}",
+        ]
+    );
+    for e in &seen {
+        for v in e.fields.values() {
+            assert!(!v.contains("c4n4ry"), "an event leaked: {v}");
+        }
+    }
+}

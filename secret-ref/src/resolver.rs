@@ -522,8 +522,12 @@ impl Resolver {
 
     /// The text of a reference: vault, fetch, then key.
     fn text(&self, r: &RefView<'_>) -> Result<Zeroizing<String>, Failure> {
-        let target = self.target(r)?;
         let auditing = audit::enabled();
+        let target = self.target(r).inspect_err(|f| {
+            if auditing {
+                audit::failure(f);
+            }
+        })?;
         let fetched = if cached(&target) {
             let key = target.key(r);
             let fetch = self
