@@ -278,3 +278,178 @@ fn kubernetes_secret_volumes_resolve() {
     let r = resolver(&t);
     assert_eq!(r.get("{vault://fs/pw}").unwrap().expose_secret(), "kube-pw");
 }
+
+#[cfg(feature = "hcv")]
+mod hcv {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    use secret_ref::Vault;
+    use secret_ref::vault::hcv::HcvVault;
+    use secret_ref::vault::{Request, VaultConfig};
+
+    use super::*;
+
+    /// A port on 127.0.0.1 that nobody listens on.
+    pub(super) fn closed_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// Fetches through `HcvVault::fetch` (Kubernetes or AppRole auth reads the token file
+    /// before any request), on a thread, within one second.
+    fn fetch(
+        settings: &[(&'static str, String)],
+        max: u64,
+    ) -> Result<String, secret_ref::VaultError> {
+        let port = closed_port().to_string();
+        let mut config: VaultConfig = settings.iter().cloned().collect();
+        config.set("host", "127.0.0.1");
+        config.set("port", port);
+        config.set("connect_timeout", "0.5");
+        let (result, took) = bounded(move || {
+            HcvVault::new()
+                .fetch(&Request::new("app/db", None, &config).with_max_file_size(max))
+                .map(|s| s.to_string())
+        });
+        assert!(took < Duration::from_secs(1), "{settings:?} took {took:?}");
+        result
+    }
+
+    fn kube(file: &Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("auth_method", "kubernetes".into()),
+            ("kube_role", "app".into()),
+            ("kube_api_token_file", file.to_str().unwrap().into()),
+        ]
+    }
+
+    fn approle(file: &Path) -> Vec<(&'static str, String)> {
+        vec![
+            ("auth_method", "approle".into()),
+            ("approle_role_id", "role".into()),
+            ("approle_secret_id_file", file.to_str().unwrap().into()),
+        ]
+    }
+
+    #[test]
+    fn token_files_must_be_small_regular_files() {
+        let t = tree("hcv-token");
+        let dir = t.0.join("secrets");
+        mkfifo(&dir.join("fifo"));
+        std::fs::write(dir.join("big"), "c4n4ry-".repeat(20)).unwrap();
+        std::fs::write(dir.join("binary"), b"\xff\xfe c4n4ry").unwrap();
+        let zero = Path::new("/dev/zero");
+        for settings in [kube as fn(&Path) -> _, approle] {
+            for (file, max, what) in [
+                (dir.join("fifo"), 1024, "is a FIFO"),
+                (zero.to_owned(), 1024, "not a regular file"),
+                (dir.join("big"), 100, "larger than the 100-byte limit"),
+                (dir.join("binary"), 1024, "not UTF-8"),
+                (dir.join("missing"), 1024, "no file"),
+            ] {
+                let s = settings(&file);
+                let err = fetch(&s, max).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{s:?}: {err}");
+                let shown = err.to_string();
+                assert!(shown.contains(what), "{shown}");
+                assert!(shown.contains(file.to_str().unwrap()), "{shown}");
+                assert!(shown.contains("_file"), "names the setting: {shown}");
+                assert_no_canary(&err);
+                assert!(!shown.contains("c4n4ry"), "{shown}");
+            }
+        }
+    }
+
+    /// A stand-in for Vault on 127.0.0.1: answers a Kubernetes login and a KV v1 read, and
+    /// hands over each request's first line and body.
+    fn fake_vault() -> (u16, mpsc::Receiver<(String, Vec<u8>)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let answer = if first.starts_with("POST /v1/auth/kubernetes/login") {
+                    r#"{"auth":{"client_token":"tok","lease_duration":0}}"#
+                } else {
+                    r#"{"data":{"password":"pw"}}"#
+                };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                if tx.send((first, body)).is_err() {
+                    return;
+                }
+            }
+        });
+        (port, rx)
+    }
+
+    /// The service account token is read through Kubernetes' links (as at its default
+    /// path), and sent with its surrounding whitespace trimmed.
+    #[test]
+    fn kubernetes_token_through_links_is_trimmed() {
+        let t = tree("hcv-kube");
+        let dir = t.0.join("serviceaccount");
+        std::fs::create_dir_all(dir.join("..2024_01_01_00_00_00.1")).unwrap();
+        std::fs::write(
+            dir.join("..2024_01_01_00_00_00.1/token"),
+            " \n the-jwt \r\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("..2024_01_01_00_00_00.1", dir.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/token", dir.join("token")).unwrap();
+        let (port, requests) = fake_vault();
+        let r = Resolver::builder()
+            .configure("hcv", "host", "127.0.0.1")
+            .configure("hcv", "port", port.to_string())
+            .configure("hcv", "auth_method", "kubernetes")
+            .configure("hcv", "kube_role", "app")
+            .configure(
+                "hcv",
+                "kube_api_token_file",
+                dir.join("token").to_str().unwrap(),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(
+            r.get("{vault://hcv/app/db/password}")
+                .unwrap()
+                .expose_secret(),
+            "pw"
+        );
+        let (first, body) = requests.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(
+            first.starts_with("POST /v1/auth/kubernetes/login"),
+            "{first}"
+        );
+        let login: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(login["jwt"], "the-jwt");
+        assert_eq!(login["role"], "app");
+    }
+}
