@@ -452,4 +452,48 @@ mod hcv {
         assert_eq!(login["jwt"], "the-jwt");
         assert_eq!(login["role"], "app");
     }
+
+    #[test]
+    fn ca_cert_must_be_a_small_regular_file() {
+        let t = tree("hcv-ca");
+        let fifo = t.0.join("secrets").join("ca.pem");
+        mkfifo(&fifo);
+        for ca in [Path::new("/dev/zero"), &fifo] {
+            let r = Resolver::builder()
+                .configure("hcv", "protocol", "https")
+                .configure("hcv", "host", "127.0.0.1")
+                .configure("hcv", "port", closed_port().to_string())
+                .configure("hcv", "token", "t")
+                .configure("hcv", "ca_cert", ca.to_str().unwrap())
+                .build()
+                .unwrap();
+            let err = resolve_fast(r, "{vault://hcv/app/db/password}").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+            assert!(err.to_string().contains("ca_cert"), "{err}");
+            assert!(err.to_string().contains(ca.to_str().unwrap()), "{err}");
+        }
+    }
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn aws_ca_cert_dev_zero_fails_within_a_second() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = Resolver::builder()
+        .configure("aws", "region", "us-east-1")
+        .configure("aws", "endpoint_url", format!("https://127.0.0.1:{port}"))
+        .configure("aws", "ca_cert", "/dev/zero")
+        .build()
+        .unwrap();
+    let err = resolve_fast(r, "{vault://aws/app-db}").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot read ca_cert: /dev/zero is a character device"),
+        "{err}"
+    );
 }

@@ -218,9 +218,10 @@ impl Vault for HcvVault {
 
     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
         let settings = Settings::read(request.config())?;
-        let agent = self
-            .agents
-            .get(&http::Settings::from_config(request.config())?)?;
+        let agent = self.agents.get(
+            &http::Settings::from_config(request.config())?,
+            request.max_file_size(),
+        )?;
         let path = encode_path(request.resource());
         let url = match (settings.kv, request.version()) {
             (Kv::V1, None | Some(1)) => format!("{}/v1/{}/{path}", settings.base, settings.mount),
