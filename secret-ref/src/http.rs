@@ -11,7 +11,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use zeroize::Zeroizing;
 
 use crate::error::{ErrorKind, VaultError};
-use crate::vault::VaultConfig;
+use crate::vault::{VaultConfig, file};
 
 const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
 const DEFAULT_READ: Duration = Duration::from_secs(10);
@@ -54,24 +54,31 @@ pub(crate) struct Agents {
 }
 
 impl Agents {
-    pub(crate) fn get(&self, settings: &Settings) -> Result<Agent, VaultError> {
-        let mut agents = self.agents.lock().expect("agents lock");
-        if let Some(agent) = agents.get(settings) {
+    /// The agent for these settings, built on first use; `max_file_size` bounds the
+    /// `ca_cert` read (see [`crate::ResolverBuilder::max_file_size`]).
+    pub(crate) fn get(&self, settings: &Settings, max_file_size: u64) -> Result<Agent, VaultError> {
+        if let Some(agent) = self.agents.lock().expect("agents lock").get(settings) {
             return Ok(agent.clone());
         }
-        let agent = build(settings)?;
-        agents.insert(settings.clone(), agent.clone());
-        Ok(agent)
+        // Built without the lock: reading `ca_cert` and setting up TLS must not hold up
+        // fetches that use other settings (nor all of them, if the file is slow to read).
+        // Two threads may build the same agent at once; the first one stored is kept, so
+        // every caller shares it.
+        let agent = build(settings, max_file_size)?;
+        let mut agents = self.agents.lock().expect("agents lock");
+        Ok(agents.entry(settings.clone()).or_insert(agent).clone())
     }
 }
 
-fn build(settings: &Settings) -> Result<Agent, VaultError> {
+fn build(settings: &Settings, max_file_size: u64) -> Result<Agent, VaultError> {
     let roots = match &settings.ca_cert {
         // The bundled Mozilla roots; a private CA is given with `ca_cert`.
         None => RootCerts::WebPki,
         Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                VaultError::invalid_config(format!("cannot read ca_cert {}: {e}", path.display()))
+            // A regular file within the size limit: `ca_cert = /dev/zero` or a FIFO fails at
+            // once instead of exhausting memory or blocking.
+            let pem = file::read(path, max_file_size).map_err(|e| {
+                VaultError::invalid_config(format!("cannot read ca_cert: {e}")).with_source(e)
             })?;
             let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
                 .filter_map(|item| match item {

@@ -6,7 +6,15 @@
 //! trimmed, since files written by `echo` or editors end with one.
 //!
 //! The file must stay inside the prefix directory: an absolute path, a `..` component, or a
-//! symbolic link that leads outside is refused ([`ErrorKind::PermissionDenied`]).
+//! symbolic link that leads outside is refused ([`ErrorKind::PermissionDenied`]). Links that
+//! stay inside are followed, as Kubernetes secret volumes need (`pg-password ->
+//! ..data/pg-password`, `..data -> ..2024_01_01_00_00_00.1`); on Linux the kernel keeps the
+//! whole resolution inside the directory (`openat2` with `RESOLVE_BENEATH`).
+//!
+//! Only a regular file is read: a FIFO, socket or device is refused without waiting
+//! ([`ErrorKind::InvalidConfig`]), a directory is [`ErrorKind::NotFound`]. A file larger
+//! than [`ResolverBuilder::max_file_size`] (1 MiB by default) is refused, not truncated
+//! ([`ErrorKind::InvalidConfig`]). See [`vault::file`](super::file) for the details.
 //!
 //! | Setting (kong.conf) | Option | Meaning |
 //! |---|---|---|
@@ -30,13 +38,15 @@
 //! ```
 //!
 //! [`ErrorKind::PermissionDenied`]: crate::ErrorKind::PermissionDenied
+//! [`ErrorKind::InvalidConfig`]: crate::ErrorKind::InvalidConfig
+//! [`ErrorKind::NotFound`]: crate::ErrorKind::NotFound
+//! [`ResolverBuilder::max_file_size`]: crate::ResolverBuilder::max_file_size
 
-use std::io::ErrorKind as Io;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig, VaultOption};
+use super::{Request, Vault, VaultConfig, VaultOption, file};
 use crate::error::VaultError;
 
 /// The file vault; registered as `fs` when the `fs` feature is on.
@@ -75,54 +85,30 @@ impl Vault for FsVault {
                 "the fs vault needs a directory: set its `prefix` (kong.conf: vault_fs_prefix)",
             ));
         };
-        let base = std::fs::canonicalize(prefix).map_err(|e| {
-            VaultError::invalid_config(format!("prefix directory {prefix} cannot be used: {e}"))
-        })?;
         let resource = request.resource();
-        let relative = Path::new(resource);
-        if relative
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(VaultError::permission_denied(format!(
-                "`{resource}` leaves the vault's directory (absolute paths and `..` are refused)"
-            )));
+        let mut bytes = file::read_beneath(Path::new(prefix), resource, request.max_file_size())?;
+        // Trimmed in place: shortening keeps the one allocation, wiped when dropped.
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
         }
-        let path = base.join(relative);
-        // Following links, the file must still be inside the directory.
-        let real = std::fs::canonicalize(&path).map_err(|e| io_error(e, resource))?;
-        if !real.starts_with(&base) {
-            return Err(VaultError::permission_denied(format!(
-                "`{resource}` is a link that leads outside the vault's directory"
-            )));
+        // The buffer is moved, not copied, into the string; if it is not UTF-8 it comes back
+        // out of the error and is wiped.
+        match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(text) => Ok(Zeroizing::new(text)),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Err(VaultError::bad_response(format!(
+                    "`{resource}` is not UTF-8 text"
+                )))
+            }
         }
-        if real.is_dir() {
-            return Err(VaultError::not_found(format!(
-                "`{resource}` is a directory"
-            )));
-        }
-        let bytes = Zeroizing::new(std::fs::read(&real).map_err(|e| io_error(e, resource))?);
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| VaultError::bad_response(format!("`{resource}` is not UTF-8 text")))?;
-        let text = text
-            .strip_suffix('\n')
-            .map(|t| t.strip_suffix('\r').unwrap_or(t))
-            .unwrap_or(text);
-        Ok(Zeroizing::new(text.to_owned()))
     }
 
     fn is_remote(&self) -> bool {
         // Files are cheap to read; asking every time sees a remounted secret at once.
         false
-    }
-}
-
-fn io_error(e: std::io::Error, resource: &str) -> VaultError {
-    match e.kind() {
-        Io::NotFound => VaultError::not_found(format!("no file `{resource}`")),
-        Io::PermissionDenied => {
-            VaultError::permission_denied(format!("`{resource}` cannot be read: permission denied"))
-        }
-        _ => VaultError::bad_response(format!("`{resource}` cannot be read: {e}")).with_source(e),
     }
 }

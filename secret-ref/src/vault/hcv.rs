@@ -32,6 +32,7 @@
 //! appear in errors or `Debug` output.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -39,7 +40,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig, VaultOption};
+use super::{Request, Vault, VaultConfig, VaultOption, file};
 use crate::digest::{Digest, DigestWriter};
 use crate::error::{ErrorKind, VaultError};
 use crate::http::{self, Agents, encode_segment};
@@ -269,9 +270,10 @@ impl Vault for HcvVault {
 
     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
         let settings = Settings::read(request.config())?;
-        let agent = self
-            .agents
-            .get(&http::Settings::from_config(request.config())?)?;
+        let agent = self.agents.get(
+            &http::Settings::from_config(request.config())?,
+            request.max_file_size(),
+        )?;
         let path = encode_segments(request.resource(), "secret path")?;
         let url = match (settings.kv, request.version()) {
             (Kv::V1, None | Some(1)) => format!("{}/v1/{}/{path}", settings.base, settings.mount),
@@ -290,7 +292,7 @@ impl Vault for HcvVault {
 
         let mut relogged = false;
         loop {
-            let token = self.token(&settings, &agent, relogged)?;
+            let token = self.token(&settings, &agent, relogged, request.max_file_size())?;
             let response = http::send(&agent, "GET", &url, &settings.headers(Some(&token)), None)?;
             match response.status {
                 200 => return data(&response.body, settings.kv, request.resource()),
@@ -312,12 +314,14 @@ impl Vault for HcvVault {
 }
 
 impl HcvVault {
-    /// The token to send: the configured one, or one from a (cached) login.
+    /// The token to send: the configured one, or one from a (cached) login, which reads its
+    /// token files within `max_file_size` bytes.
     fn token(
         &self,
         settings: &Settings<'_>,
         agent: &ureq::Agent,
         fresh: bool,
+        max_file_size: u64,
     ) -> Result<Zeroizing<String>, VaultError> {
         if settings.auth == Auth::Token {
             return match get(settings.config, "token") {
@@ -338,8 +342,8 @@ impl HcvVault {
             }
         }
         let login = match settings.auth {
-            Auth::AppRole => approle(settings, agent)?,
-            Auth::Kubernetes => kubernetes(settings, agent)?,
+            Auth::AppRole => approle(settings, agent, max_file_size)?,
+            Auth::Kubernetes => kubernetes(settings, agent, max_file_size)?,
             Auth::Token => unreachable!("handled above"),
         };
         let token = login.token.clone();
@@ -405,13 +409,36 @@ fn login(
     })
 }
 
-fn read_file(path: &str, what: &str) -> Result<Zeroizing<String>, VaultError> {
-    std::fs::read_to_string(path)
-        .map(|s| Zeroizing::new(s.trim().to_owned()))
-        .map_err(|e| VaultError::invalid_config(format!("cannot read {what} {path}: {e}")))
+/// A credential file named by the setting `what`: a regular file of at most `max_size`
+/// bytes (so a FIFO or `/dev/zero` fails at once), UTF-8, surrounding whitespace trimmed.
+/// Every failure is the setting's: [`ErrorKind::InvalidConfig`], naming the path.
+fn read_file(path: &str, what: &str, max_size: u64) -> Result<Zeroizing<String>, VaultError> {
+    let mut bytes = file::read(Path::new(path), max_size).map_err(|e| {
+        VaultError::invalid_config(format!("cannot read {what}: {e}")).with_source(e)
+    })?;
+    // Moved, not copied, into a string: the one buffer is wiped however this ends.
+    let mut text = match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Zeroizing::new(text),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            return Err(VaultError::invalid_config(format!(
+                "cannot read {what}: {path} is not UTF-8 text"
+            )));
+        }
+    };
+    // Trimmed in place (no reallocation, so no unwiped copy).
+    let end = text.trim_end().len();
+    text.truncate(end);
+    let start = text.len() - text.trim_start().len();
+    text.drain(..start);
+    Ok(text)
 }
 
-fn approle(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultError> {
+fn approle(
+    settings: &Settings<'_>,
+    agent: &ureq::Agent,
+    max_file_size: u64,
+) -> Result<Login, VaultError> {
     let c = settings.config;
     let role_id = get(c, "approle_role_id").ok_or_else(|| {
         VaultError::invalid_config(
@@ -423,7 +450,7 @@ fn approle(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultE
         get(c, "approle_secret_id_file"),
     ) {
         (Some(s), _) => Zeroizing::new(s.to_owned()),
-        (None, Some(file)) => read_file(file, "approle_secret_id_file")?,
+        (None, Some(file)) => read_file(file, "approle_secret_id_file", max_file_size)?,
         (None, None) => {
             return Err(VaultError::invalid_config(
                 "approle needs `approle_secret_id` or `approle_secret_id_file`",
@@ -484,7 +511,11 @@ fn unwrap_secret_id(
 
 const KUBE_TOKEN_FILE: &str = "/run/secrets/kubernetes.io/serviceaccount/token";
 
-fn kubernetes(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, VaultError> {
+fn kubernetes(
+    settings: &Settings<'_>,
+    agent: &ureq::Agent,
+    max_file_size: u64,
+) -> Result<Login, VaultError> {
     let c = settings.config;
     let role = get(c, "kube_role").ok_or_else(|| {
         VaultError::invalid_config(
@@ -492,7 +523,7 @@ fn kubernetes(settings: &Settings<'_>, agent: &ureq::Agent) -> Result<Login, Vau
         )
     })?;
     let file = get(c, "kube_api_token_file").unwrap_or(KUBE_TOKEN_FILE);
-    let jwt = read_file(file, "kube_api_token_file")?;
+    let jwt = read_file(file, "kube_api_token_file", max_file_size)?;
     let body = Zeroizing::new(
         serde_json::to_vec(&serde_json::json!({"jwt": &*jwt, "role": role}))
             .expect("JSON of strings"),

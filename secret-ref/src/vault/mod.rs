@@ -12,6 +12,8 @@ use crate::error::VaultError;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod env;
+#[cfg(any(feature = "fs", feature = "hcv", feature = "aws"))]
+pub mod file;
 #[cfg(feature = "fs")]
 pub mod fs;
 #[cfg(feature = "hcv")]

@@ -256,7 +256,10 @@ impl Vault for AwsVault {
         let region = region(config)?;
         let stage = stage(request.version())?;
         let url = format!("{}/", endpoint(config, &region)?);
-        let agent = self.agents.get(&http::Settings::from_config(config)?)?;
+        let agent = self.agents.get(
+            &http::Settings::from_config(config)?,
+            request.max_file_size(),
+        )?;
         let credentials = self.credentials(config, &region)?;
 
         let body = serde_json::to_vec(&serde_json::json!({
