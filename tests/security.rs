@@ -101,8 +101,7 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
         .unwrap();
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
-    loop {
-        let Ok(n) = stream.read(&mut buf) else { break };
+    while let Ok(n) = stream.read(&mut buf) {
         if n == 0 {
             break;
         }
