@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use ureq::Agent;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
 use zeroize::Zeroizing;
 
 use crate::error::{ErrorKind, VaultError};
@@ -106,7 +110,7 @@ fn build(settings: &Settings, max_file_size: u64) -> Result<Agent, VaultError> {
         .root_certs(roots)
         .disable_verification(!settings.verify)
         .build();
-    Ok(Agent::config_builder()
+    let config = Agent::config_builder()
         .tls_config(tls)
         // Error statuses carry the vault's explanation in the body.
         .http_status_as_error(false)
@@ -115,8 +119,71 @@ fn build(settings: &Settings, max_file_size: u64) -> Result<Agent, VaultError> {
         .timeout_recv_body(Some(settings.read_timeout))
         .max_redirects(0)
         .user_agent(concat!("secret-ref/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into())
+        .build();
+    Ok(Agent::with_parts(
+        config,
+        DefaultConnector::new().chain(WipeOnClose),
+        DefaultResolver::default(),
+    ))
+}
+
+/// The last link of the connector chain: connections whose buffers are wiped when they
+/// close. A connection's output buffer holds the last request (its token header) and its
+/// input buffer the last answer (a secret); the client would free both unwiped.
+#[derive(Debug)]
+struct WipeOnClose;
+
+impl Connector<Box<dyn Transport>> for WipeOnClose {
+    type Out = Wiping;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<Box<dyn Transport>>,
+    ) -> Result<Option<Wiping>, ureq::Error> {
+        Ok(chained.map(Wiping))
+    }
+}
+
+/// A connection (plain, or TLS on top of one) that wipes its buffers when dropped. For TLS,
+/// these are the plaintext buffers; what rustls keeps inside its own state is beyond reach.
+#[derive(Debug)]
+struct Wiping(Box<dyn Transport>);
+
+impl Transport for Wiping {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.0.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
+}
+
+impl Drop for Wiping {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        let buffers = self.0.buffers();
+        buffers.output().zeroize();
+        // Once an answer is consumed, the free part of the input buffer is all of it.
+        buffers.input_append_buf().zeroize();
+    }
 }
 
 /// A response: its status and body, the body zeroized when dropped since it holds secrets.
@@ -127,6 +194,11 @@ pub(crate) struct Response {
 
 /// Sends a request. Transport failures (refused, unresolvable, timed out, TLS) are
 /// [`ErrorKind::Unreachable`]; the message names the host, never the body or headers.
+///
+/// Header values (a token) and the answer (a secret) sit in buffers that are wiped when
+/// dropped: the values are handed to the HTTP client without a copy, and the body is read
+/// into a buffer grown by hand, since a growing `Vec` frees its old allocations unwiped.
+/// What the client keeps in its own connection buffers is beyond this crate's reach.
 pub(crate) fn send(
     agent: &Agent,
     method: &str,
@@ -134,11 +206,17 @@ pub(crate) fn send(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Result<Response, VaultError> {
+    let where_ = host_of(url);
     let mut request = ureq::http::Request::builder().method(method).uri(url);
     for (name, value) in headers {
-        request = request.header(*name, *value);
+        let owned = bytes::Bytes::from_owner(Wiped(Zeroizing::new(value.as_bytes().to_vec())));
+        let value = ureq::http::HeaderValue::from_maybe_shared(owned).map_err(|_| {
+            VaultError::invalid_config(format!(
+                "bad request to {where_}: the {name} header holds characters a header cannot"
+            ))
+        })?;
+        request = request.header(*name, value);
     }
-    let where_ = host_of(url);
     let result = match body {
         Some(bytes) => request
             .body(bytes)
@@ -151,16 +229,66 @@ pub(crate) fn send(
     };
     let mut response = result?;
     let status = response.status().as_u16();
-    let body = response
+    let hint = response.body().content_length();
+    let reader = response
         .body_mut()
         .with_config()
-        .limit(BODY_LIMIT)
-        .read_to_vec()
-        .map_err(|e| transport(e, &where_))?;
-    Ok(Response {
-        status,
-        body: Zeroizing::new(body),
-    })
+        .limit(BODY_LIMIT + 1)
+        .reader();
+    let body = read_body(reader, hint).map_err(|e| match e.into_inner() {
+        Some(inner) => match inner.downcast::<ureq::Error>() {
+            Ok(e) => transport(*e, &where_),
+            Err(other) => VaultError::unreachable(format!("{where_}: {other}")),
+        },
+        None => VaultError::bad_response(format!(
+            "{where_}: the answer is larger than {BODY_LIMIT} bytes"
+        )),
+    })?;
+    Ok(Response { status, body })
+}
+
+/// A header value's bytes, wiped when the HTTP client drops the value.
+struct Wiped(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for Wiped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Reads an answer into a buffer sized from its `Content-Length` (bounded) and grown by
+/// hand, each old buffer wiped as it is replaced. More than [`BODY_LIMIT`] bytes is an
+/// error (an `io::Error` without an inner error).
+fn read_body(
+    mut reader: impl std::io::Read,
+    hint: Option<u64>,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let limit = BODY_LIMIT as usize;
+    let first = hint.map_or(8 * 1024, |n| n.min(BODY_LIMIT) as usize + 1);
+    let mut buf = Zeroizing::new(vec![0u8; first]);
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            if buf.len() > limit {
+                return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+            }
+            let mut bigger = Zeroizing::new(vec![0u8; (buf.len() * 2).min(limit + 1)]);
+            bigger[..filled].copy_from_slice(&buf[..filled]);
+            buf = bigger;
+        }
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if filled > limit {
+        return Err(std::io::Error::from(std::io::ErrorKind::FileTooLarge));
+    }
+    // Shrinking the length keeps the allocation, which is wiped whole when dropped.
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 fn transport(e: ureq::Error, host: &str) -> VaultError {

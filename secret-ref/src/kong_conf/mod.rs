@@ -224,6 +224,31 @@ impl fmt::Debug for KongConf {
     }
 }
 
+/// Reads a configuration file into a buffer sized from its length: the text may hold
+/// passwords, and a buffer that grows while reading frees its old allocations unwiped.
+fn read_text(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata().map_or(0, |m| m.len());
+    // One byte more than the length, so that the read that finds the end needs no growth.
+    let capacity = usize::try_from(len).unwrap_or(0).saturating_add(1);
+    let mut bytes = Zeroizing::new(Vec::new());
+    bytes
+        .try_reserve_exact(capacity)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    file.read_to_end(&mut bytes)?;
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            zeroize::Zeroize::zeroize(&mut e.into_bytes());
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the file is not UTF-8 text",
+            ))
+        }
+    }
+}
+
 impl KongConf {
     /// Parses one kong.conf text (named `kong.conf` in errors).
     pub fn parse(text: &str) -> Result<KongConf, Error> {
@@ -360,12 +385,8 @@ impl KongConf {
         self.vault_env.as_deref().map(Vec::as_slice)
     }
 
-    fn push(&mut self, key: String, value: String, origin: Origin) {
-        let entry = Entry {
-            key,
-            value: Zeroizing::new(value),
-            origin,
-        };
+    fn push(&mut self, key: String, value: Zeroizing<String>, origin: Origin) {
+        let entry = Entry { key, value, origin };
         match self.index.get(&entry.key) {
             Some(&i) => self.entries[i] = entry,
             None => {
@@ -464,8 +485,8 @@ impl Loader {
         for layer in self.layers {
             let (name, text) = match layer {
                 Layer::Text { name, text } => (name, Zeroizing::new(text)),
-                Layer::File(path) => match std::fs::read_to_string(&path) {
-                    Ok(text) => (Arc::from(path.display().to_string()), Zeroizing::new(text)),
+                Layer::File(path) => match read_text(&path) {
+                    Ok(text) => (Arc::from(path.display().to_string()), text),
                     Err(e) => {
                         failures.push(
                             Failure::new(

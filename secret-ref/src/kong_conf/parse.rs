@@ -2,13 +2,16 @@
 //! `config.read` (comments, continuation lines, `key = value`) followed by Kong's own
 //! trailing-comment stripping and `\#` unescaping.
 
+use zeroize::Zeroizing;
+
 use crate::error::{ErrorKind, Failure};
 
 /// One `key = value` line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Line {
     pub(crate) key: String,
-    pub(crate) value: String,
+    /// Wiped when dropped, also when a later line fails and the lines are dropped.
+    pub(crate) value: Zeroizing<String>,
     /// The physical line number (1-based) where the logical line starts.
     pub(crate) number: usize,
 }
@@ -28,7 +31,10 @@ pub(crate) fn lua_trim(s: &str) -> &str {
 pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<Line>, Vec<Failure>> {
     let mut lines = Vec::new();
     let mut failures = Vec::new();
-    let mut pending = String::new();
+    // The parts of a line continued with `\`, joined once its last part is seen: a value
+    // may be a password, so no buffer holding it grows (growing frees the old one unwiped).
+    let mut pending: Vec<&str> = Vec::new();
+    let mut continued = false;
     let mut pending_start = 0;
 
     for (index, physical) in text.lines().enumerate() {
@@ -42,20 +48,26 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<Line>, Vec<Failure>> {
         // A `\` at the end (before optional whitespace) continues the line.
         let end = physical.trim_end_matches(is_lua_space);
         if let Some(before) = end.strip_suffix('\\') {
-            if pending.is_empty() {
+            if !continued {
                 pending_start = number;
+                continued = true;
             }
-            pending.push_str(before);
+            pending.push(before);
             continue;
         }
-        let (logical, line_number) = if pending.is_empty() {
-            (physical.to_owned(), number)
+        let joined;
+        let (logical, line_number) = if continued {
+            let length = pending.iter().map(|p| p.len()).sum::<usize>() + physical.len();
+            let mut all = Zeroizing::new(String::with_capacity(length));
+            pending.drain(..).for_each(|p| all.push_str(p));
+            all.push_str(physical);
+            continued = false;
+            joined = all;
+            (joined.as_str(), pending_start)
         } else {
-            let mut joined = std::mem::take(&mut pending);
-            joined.push_str(physical);
-            (joined, pending_start)
+            (physical, number)
         };
-        match split(&logical) {
+        match split(logical) {
             Ok(line) => lines.push(Line {
                 number: line_number,
                 ..line
@@ -66,7 +78,7 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<Line>, Vec<Failure>> {
             ),
         }
     }
-    if !pending.is_empty() {
+    if continued {
         failures.push(
             Failure::new(
                 ErrorKind::Syntax,
@@ -108,7 +120,7 @@ fn split(line: &str) -> Result<Line, String> {
     }
     Ok(Line {
         key: normalize_key(key),
-        value,
+        value: Zeroizing::new(value),
         number: 0,
     })
 }
@@ -142,7 +154,17 @@ pub(crate) fn strip_comment(value: &str) -> String {
         }
     }
     let kept = value[..end].trim_end_matches(is_lua_space);
-    kept.replace("\\#", "#")
+    // Built at its final capacity: the value may be a password, and a growing buffer frees
+    // its old allocation unwiped.
+    let mut out = String::with_capacity(kept.len());
+    let mut rest = kept;
+    while let Some(i) = rest.find("\\#") {
+        out.push_str(&rest[..i]);
+        out.push('#');
+        rest = &rest[i + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -152,7 +174,7 @@ mod tests {
     fn one(text: &str) -> (String, String) {
         let lines = parse("t", text).unwrap();
         assert_eq!(lines.len(), 1, "{lines:?}");
-        (lines[0].key.clone(), lines[0].value.clone())
+        (lines[0].key.clone(), lines[0].value.to_string())
     }
 
     #[test]
@@ -183,7 +205,7 @@ mod tests {
         let lines = parse("t", text).unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].key, "proxy_listen");
-        assert_eq!(lines[0].value, "0.0.0.0:8000,  0.0.0.0:8443 ssl");
+        assert_eq!(*lines[0].value, "0.0.0.0:8000,  0.0.0.0:8443 ssl");
         assert_eq!(lines[0].number, 5);
         assert_eq!(lines[1].number, 8);
     }

@@ -460,10 +460,7 @@ fn approle(
     if c.flag("approle_response_wrapping")?.unwrap_or(false) {
         secret_id = unwrap_secret_id(settings, agent, &secret_id)?;
     }
-    let body = Zeroizing::new(
-        serde_json::to_vec(&serde_json::json!({"role_id": role_id, "secret_id": &*secret_id}))
-            .expect("JSON of strings"),
-    );
+    let body = json_body(&[("role_id", role_id), ("secret_id", &secret_id)]);
     let path = get(c, "approle_auth_path").unwrap_or("approle");
     login(settings, agent, path, &body, "approle")
 }
@@ -509,6 +506,29 @@ fn unwrap_secret_id(
         .ok_or_else(|| VaultError::bad_response("unwrap answered no secret_id"))
 }
 
+/// A login body, `{"name":"value",...}`, written into a buffer sized for the worst case (every
+/// character escaped as `\uXXXX`), so that the credentials in it are not copied by growing,
+/// and wiped when dropped. (`json!` would copy each value into a `String` freed unwiped.)
+fn json_body(fields: &[(&str, &str)]) -> Zeroizing<Vec<u8>> {
+    let worst: usize = fields
+        .iter()
+        .map(|(k, v)| 6 * (k.len() + v.len()) + 6)
+        .sum();
+    let mut body = Zeroizing::new(Vec::with_capacity(worst + 2));
+    body.push(b'{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        // Writing a `&str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *body, name);
+        body.push(b':');
+        let _ = serde_json::to_writer(&mut *body, value);
+    }
+    body.push(b'}');
+    body
+}
+
 const KUBE_TOKEN_FILE: &str = "/run/secrets/kubernetes.io/serviceaccount/token";
 
 fn kubernetes(
@@ -524,10 +544,7 @@ fn kubernetes(
     })?;
     let file = get(c, "kube_api_token_file").unwrap_or(KUBE_TOKEN_FILE);
     let jwt = read_file(file, "kube_api_token_file", max_file_size)?;
-    let body = Zeroizing::new(
-        serde_json::to_vec(&serde_json::json!({"jwt": &*jwt, "role": role}))
-            .expect("JSON of strings"),
-    );
+    let body = json_body(&[("jwt", &jwt), ("role", role)]);
     let path = get(c, "kube_auth_path").unwrap_or("kubernetes");
     login(settings, agent, path, &body, "kubernetes")
 }
@@ -682,6 +699,17 @@ mod tests {
         let err = data(br#"{"data": c4n4ry"#, Kv::V1, "x").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadResponse);
         assert!(!err.to_string().contains("c4n4ry"));
+    }
+
+    #[test]
+    fn login_bodies_are_json() {
+        let body = json_body(&[("role_id", "r"), ("secret_id", "q\"\\\u{1}é")]);
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"role_id": "r", "secret_id": "q\"\\\u{1}é"})
+        );
+        assert!(body.capacity() >= body.len());
     }
 
     #[test]
