@@ -3,7 +3,8 @@
 //! - deserializing 8 fields, 4 of them references, into `Secret<String>` against plain
 //!   `String` fields and against secrecy's `SecretString`;
 //! - reading an environment of 10,000 variables with `std::env::var` against the `env` vault;
-//! - resolving 10,000 distinct env references, resolver creation included.
+//! - resolving 10,000 distinct env references, resolver creation included;
+//! - parsing a reference with 4,000 and 40,000 options against a path of the same length.
 //!
 //! Run with `cargo bench -p secret-ref --bench core`.
 
@@ -152,5 +153,34 @@ mod resolve_10k_distinct_env_references {
                 .map(|n| std::env::var(n).unwrap())
                 .collect::<Vec<_>>()
         });
+    }
+}
+
+/// A hostile reference with many options: the duplicate check is linear, so 40,000 options
+/// cost about ten times 4,000, and about as much per byte as a reference of the same length
+/// whose bytes are all path (the baseline: parsing work without any option).
+mod parse_reference_with_many_options {
+    use super::*;
+
+    fn with_options(n: usize) -> String {
+        let options: Vec<String> = (0..n).map(|i| format!("o{i}=v")).collect();
+        format!("{{vault://env/x?{}}}", options.join("&"))
+    }
+
+    #[divan::bench(args = [4_000, 40_000])]
+    fn options(bencher: Bencher, n: usize) {
+        let text = with_options(n);
+        bencher
+            .counter(divan::counter::BytesCount::new(text.len()))
+            .bench(|| secret_ref::Reference::parse(black_box(&text)).unwrap());
+    }
+
+    #[divan::bench(args = [4_000, 40_000])]
+    fn baseline_same_length_path(bencher: Bencher, n: usize) {
+        let length = with_options(n).len();
+        let text = format!("{{vault://env/{}}}", "p".repeat(length - 14));
+        bencher
+            .counter(divan::counter::BytesCount::new(text.len()))
+            .bench(|| secret_ref::Reference::parse(black_box(&text)).unwrap());
     }
 }

@@ -98,6 +98,36 @@
 //! No error, panic or `Debug` output contains a secret value, not even a value that failed to
 //! convert or to parse as JSON.
 //!
+//! # Security model
+//!
+//! A reference is data, often written by someone with less power than the process that
+//! resolves it, so a configuration string gets only the secret it names. A reference may
+//! choose *which secret* (resource, key, version, and the vault's
+//! [selector](vault::OptionClass::Selector) options such as hcv's `mount` or aws's `region`)
+//! and [tune](vault::OptionClass::Tuning) caching and timeouts within bounds; it may never
+//! choose where credentials go, whose identity is used, which local files are read or how
+//! TLS is checked. Each backend declares its options' [classes](vault::OptionClass), and the
+//! resolver enforces the rule for every backend:
+//!
+//! ```
+//! use secret_ref::{ErrorKind, Resolver};
+//!
+//! let err = Resolver::new().get("{vault://env/x?prefix=APP_&ttl=60}").unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::NotFound); // selectors and tuning: fine
+//! # #[cfg(feature = "hcv")] {
+//! let err = Resolver::new().get("{vault://hcv/db/password?host=evil.example}").unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::OptionNotAllowed);
+//! assert!(err.to_string().contains("vault_hcv_host"));
+//! # }
+//! ```
+//!
+//! [`ResolverBuilder::allow_in_references`] opts into Kong's permissive behaviour. Text that
+//! looks like a reference but is not one (`{vault:/env/x}`, `{VAULT://env/x}`,
+//! `{vault://env/x`) is an error, never a literal password; credentials are scrubbed from
+//! every message, held in zeroizing storage, and never used as cache keys; files are read
+//! without blocking, beneath their directory and through a size limit. The README's "Security
+//! model" has the whole list.
+//!
 //! # Where this differs from Kong
 //!
 //! Kong's behaviour is the reference, except where it loses data or leaks:
@@ -110,6 +140,11 @@
 //!   `:port` in the vault name, a repeated query option, an unknown query option, a version
 //!   the `env` vault cannot serve (`#3`).
 //! - A string that is not a reference is never quoted in an error, since it may be a secret.
+//! - A reference may set only selector and tuning options (Kong takes every setting from the
+//!   query, so a reference could send the vault's token to a host of its choosing), unless
+//!   [`ResolverBuilder::allow_in_references`] says otherwise.
+//! - Near misses (`{vault:/env/x}`, `{VAULT://env/x}`, `{vault://env/x`, and in kong.conf a
+//!   reference cut short by an unescaped `#`) are errors; Kong takes them as literals.
 
 #![warn(missing_docs)]
 

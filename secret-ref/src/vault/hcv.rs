@@ -4,28 +4,34 @@
 //! picks its `password` field; `#2` reads version 2 (KV v2 only). The secret's data object is
 //! the text a key is applied to, as in Kong.
 //!
-//! | Setting (kong.conf) | Option | Default | Meaning |
-//! |---|---|---|---|
-//! | `vault_hcv_protocol` | `protocol` | `http` | `http` or `https` |
-//! | `vault_hcv_host` | `host` | `127.0.0.1` | |
-//! | `vault_hcv_port` | `port` | `8200` | |
-//! | `vault_hcv_mount` | `mount` | `secret` | the KV mount (one leading/trailing `/` trimmed) |
-//! | `vault_hcv_kv` | `kv` | `v1` | `v1` or `v2` |
-//! | `vault_hcv_namespace` | `namespace` | | sent as `X-Vault-Namespace` |
-//! | `vault_hcv_auth_method` | `auth_method` | `token` | `token`, `approle` or `kubernetes` |
-//! | `vault_hcv_token` | `token` | | for `token` |
-//! | `vault_hcv_approle_role_id` | `approle_role_id` | | for `approle` |
-//! | `vault_hcv_approle_secret_id` | `approle_secret_id` | | for `approle` |
-//! | `vault_hcv_approle_secret_id_file` | `approle_secret_id_file` | | read instead of `approle_secret_id` |
-//! | `vault_hcv_approle_auth_path` | `approle_auth_path` | `approle` | |
-//! | `vault_hcv_approle_response_wrapping` | `approle_response_wrapping` | `off` | the secret id is a wrapping token to unwrap first |
-//! | `vault_hcv_kube_role` | `kube_role` | | for `kubernetes` |
-//! | `vault_hcv_kube_api_token_file` | `kube_api_token_file` | `/run/secrets/kubernetes.io/serviceaccount/token` | the service account token |
-//! | `vault_hcv_kube_auth_path` | `kube_auth_path` | `kubernetes` | |
-//! | `vault_hcv_ca_cert` | `ca_cert` | | a PEM file of CAs to trust for `https` (else the bundled Mozilla roots) |
-//! | `vault_hcv_ssl_verify` | `ssl_verify` | `on` | TLS verification |
-//! | `vault_hcv_connect_timeout` | `connect_timeout` | `5` | seconds |
-//! | `vault_hcv_read_timeout` | `read_timeout` | `10` | seconds |
+//! | Setting (kong.conf) | Option | Class | Default | Meaning |
+//! |---|---|---|---|---|
+//! | `vault_hcv_protocol` | `protocol` | destination | `http` | `http` or `https` |
+//! | `vault_hcv_host` | `host` | destination | `127.0.0.1` | |
+//! | `vault_hcv_port` | `port` | destination | `8200` | |
+//! | `vault_hcv_mount` | `mount` | selector | `secret` | the KV mount (one leading/trailing `/` trimmed) |
+//! | `vault_hcv_kv` | `kv` | selector | `v1` | `v1` or `v2` |
+//! | `vault_hcv_namespace` | `namespace` | selector | | sent as `X-Vault-Namespace` |
+//! | `vault_hcv_auth_method` | `auth_method` | identity | `token` | `token`, `approle` or `kubernetes` |
+//! | `vault_hcv_token` | `token` | credential | | for `token` |
+//! | `vault_hcv_approle_role_id` | `approle_role_id` | credential | | for `approle` |
+//! | `vault_hcv_approle_secret_id` | `approle_secret_id` | credential | | for `approle` |
+//! | `vault_hcv_approle_secret_id_file` | `approle_secret_id_file` | file | | read instead of `approle_secret_id` |
+//! | `vault_hcv_approle_auth_path` | `approle_auth_path` | identity | `approle` | |
+//! | `vault_hcv_approle_response_wrapping` | `approle_response_wrapping` | identity | `off` | the secret id is a wrapping token to unwrap first |
+//! | `vault_hcv_kube_role` | `kube_role` | identity | | for `kubernetes` |
+//! | `vault_hcv_kube_api_token_file` | `kube_api_token_file` | file | `/run/secrets/kubernetes.io/serviceaccount/token` | the service account token |
+//! | `vault_hcv_kube_auth_path` | `kube_auth_path` | identity | `kubernetes` | |
+//! | `vault_hcv_ca_cert` | `ca_cert` | trust | | a PEM file of CAs to trust for `https` (else the bundled Mozilla roots) |
+//! | `vault_hcv_ssl_verify` | `ssl_verify` | trust | `on` | TLS verification |
+//! | `vault_hcv_connect_timeout` | `connect_timeout` | tuning | `5` | seconds |
+//! | `vault_hcv_read_timeout` | `read_timeout` | tuning | `10` | seconds |
+//!
+//! A reference may set the selectors and the timeouts (`?mount=kv&namespace=team1`); the other
+//! options come from settings only (see [`OptionClass`](super::OptionClass)). The mount may
+//! not be Vault's own API (`auth/`, `sys/`, `identity/`, `cubbyhole/`); mounts, paths and
+//! login paths are encoded segment by segment, and `.`, `..`, empty segments, `?` and `#` are
+//! refused. A plain-`http` server or `ssl_verify = off` is reported once as insecure.
 //!
 //! Logins (AppRole, Kubernetes) are done once and their token is kept until its lease ends;
 //! a `403` with such a token logs in again and retries once. Tokens and secret ids never

@@ -5,17 +5,22 @@
 //! reads `AWSPREVIOUS`. A binary secret (`SecretBinary`) is returned as its bytes, which must
 //! be UTF-8 text.
 //!
-//! | Setting (kong.conf) | Option | Default | Meaning |
-//! |---|---|---|---|
-//! | `vault_aws_region` | `region` | `AWS_REGION`, then `AWS_DEFAULT_REGION` | required |
-//! | `vault_aws_endpoint_url` | `endpoint_url` | `https://secretsmanager.<region>.amazonaws.com` | only scheme, host and port are used |
-//! | `vault_aws_assume_role_arn` | `assume_role_arn` | | assume this role (STS `AssumeRole`) with the chain's credentials |
-//! | `vault_aws_role_session_name` | `role_session_name` | `KongVault` | |
-//! | `vault_aws_sts_endpoint_url` | `sts_endpoint_url` | STS's | for `assume_role_arn` |
-//! | `vault_aws_ca_cert` | `ca_cert` | | a PEM file of CAs to trust (else the bundled Mozilla roots) |
-//! | `vault_aws_ssl_verify` | `ssl_verify` | `on` | |
-//! | `vault_aws_connect_timeout` | `connect_timeout` | `5` | seconds |
-//! | `vault_aws_read_timeout` | `read_timeout` | `10` | seconds |
+//! | Setting (kong.conf) | Option | Class | Default | Meaning |
+//! |---|---|---|---|---|
+//! | `vault_aws_region` | `region` | selector | `AWS_REGION`, then `AWS_DEFAULT_REGION` | required; a region name such as `eu-west-1` |
+//! | `vault_aws_endpoint_url` | `endpoint_url` | destination | `https://secretsmanager.<region>.amazonaws.com` | only scheme, host and port are used |
+//! | `vault_aws_assume_role_arn` | `assume_role_arn` | identity | | assume this role (STS `AssumeRole`) with the chain's credentials |
+//! | `vault_aws_role_session_name` | `role_session_name` | identity | `KongVault` | |
+//! | `vault_aws_sts_endpoint_url` | `sts_endpoint_url` | destination | STS's | for `assume_role_arn` |
+//! | `vault_aws_ca_cert` | `ca_cert` | trust | | a PEM file of CAs to trust (else the bundled Mozilla roots) |
+//! | `vault_aws_ssl_verify` | `ssl_verify` | trust | `on` | |
+//! | `vault_aws_connect_timeout` | `connect_timeout` | tuning | `5` | seconds |
+//! | `vault_aws_read_timeout` | `read_timeout` | tuning | `10` | seconds |
+//!
+//! A reference may choose the region and the timeouts (`?region=eu-west-1`); where signed
+//! requests go and which role is assumed come from settings only (see
+//! [`OptionClass`](super::OptionClass)). An `http://` endpoint or `ssl_verify = off` is
+//! reported once as insecure.
 //!
 //! Credentials come from the standard AWS chain, through AWS's own `aws-config`: the
 //! environment (`AWS_ACCESS_KEY_ID`, ...), the shared profile files (`AWS_PROFILE`,
