@@ -296,6 +296,8 @@ const SENSITIVE: &[&str] = &[
     "private",
     "signature",
     "cookie",
+    // AppRole's role id: half of the login.
+    "roleid",
 ];
 
 /// Credential options that backends declared ([`OptionClass::Credential`]) and that
