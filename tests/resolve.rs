@@ -165,7 +165,7 @@ fn every_failure_at_once_with_path_reference_vault_and_cause() {
                "port": "{vault://env/pg/port}"},
         "replicas": [
             {"host": "a", "password": "{vault://env/not-json/password}"},
-            {"host": "b", "password": "{vault://env/replica-b?prefx=X}"},
+            {"host": "b", "password": "{vault://env/replica-b?prefx=***}"},
             {"host": "c", "password": "{vault://env/x#latest}"}
         ],
         "api_token": "{vault://nope/api?token=s.root}"
@@ -209,7 +209,7 @@ fn every_failure_at_once_with_path_reference_vault_and_cause() {
             (
                 "replicas[1].password",
                 ErrorKind::InvalidConfig,
-                "{vault://env/replica-b?prefx=X}",
+                "{vault://env/replica-b?prefx=***}",
                 Some("env")
             ),
             (

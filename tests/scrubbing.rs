@@ -118,10 +118,10 @@ fn the_generic_list_and_declared_credentials() {
         "signature",
         "cookie",
     ] {
-        let reference = format!("{{vault://nope/x?{name}={CANARY}&region=eu-west-1}}");
+        let reference = format!("{{vault://nope/x?{name}={CANARY}&prefix=APP_}}");
         assert_eq!(
             check(&reference),
-            format!("{{vault://nope/x?{name}=***&region=eu-west-1}}")
+            format!("{{vault://nope/x?{name}=***&prefix=APP_}}")
         );
     }
     // A backend's own credential option, declared as such.
@@ -134,10 +134,65 @@ fn the_generic_list_and_declared_credentials() {
         check("{vault://nope/x?zebra=c4n4ry}"),
         "{vault://nope/x?zebra=***}"
     );
-    // Selectors stay readable.
+    // Declared options other than credentials stay readable.
     assert_eq!(
-        Redacted::new("{vault://hcv/x?mount=kv&namespace=team}").to_string(),
-        "{vault://hcv/x?mount=kv&namespace=team}"
+        Redacted::new("{vault://env/x?prefix=APP_&ttl=60}").to_string(),
+        "{vault://env/x?prefix=APP_&ttl=60}"
+    );
+}
+
+#[test]
+fn options_no_backend_declared_are_hidden() {
+    // A misspelt credential, or any option no backend knows.
+    assert_eq!(
+        check("{vault://env/x?tokn=c4n4ry}"),
+        "{vault://env/x?tokn=***}"
+    );
+    assert_eq!(
+        check("{vault://env/x?secert_id=c4n4ry}"),
+        "{vault://env/x?secert_id=***}"
+    );
+    assert_eq!(
+        check("{vault://custom/x?x-zebra=c4n4ry}"),
+        "{vault://custom/x?x-zebra=***}"
+    );
+    assert_eq!(
+        check("{vault://nope/x?opt1=c4n4ry}"),
+        "{vault://nope/x?opt1=***}"
+    );
+}
+
+#[test]
+fn what_the_fuzzer_found() {
+    // A name runs to its `=`, as the parser reads it: `token;x` is one name.
+    assert_eq!(
+        check("{vault://env/db?token;x=c4n4ry}"),
+        "{vault://env/db?token;x=***}"
+    );
+    assert_eq!(
+        check("{vault://env/db?token?=c4n4ry}"),
+        "{vault://env/db?token?=***}"
+    );
+    assert_eq!(
+        check("{vault://canary/db?%72%6F%6C%65%69%64?=c4n4ry}"),
+        "{vault://canary/db?%72%6F%6C%65%69%64?=***}"
+    );
+    // `;` in a query is refused, so that no option can hide in another's value, which a
+    // vault might quote (`prefix `a;token=..` is not valid`).
+    let err = resolver()
+        .get("{vault://env/db?prefix=a;token=c4n4ry}")
+        .unwrap_err();
+    assert_eq!(err.kind(), secret_ref::ErrorKind::InvalidReference);
+    assert!(err.to_string().contains("`;` is not allowed"), "{err}");
+    check("{vault://env/db?prefix=a;token=c4n4ry}");
+    // A password before the vault name.
+    assert_eq!(
+        check("{vault://user:c4n4ry@env/db}"),
+        "{vault://***@env/db}"
+    );
+    assert_eq!(
+        check("{vault://c4n4ry@env/db?prefix=A}"),
+        "{vault://***@env/db?prefix=A}"
     );
 }
 

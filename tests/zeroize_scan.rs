@@ -33,8 +33,10 @@ fn holds_canary(block: &[u8]) -> bool {
 }
 
 unsafe impl GlobalAlloc for Scan {
+    /// Blocks start zeroed, so that a block found holding the canary when freed wrote it
+    /// during its own life, rather than inheriting it from memory freed before the scan.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe { System.alloc(layout) }
+        unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

@@ -4,7 +4,8 @@
 //!   `String` fields and against secrecy's `SecretString`;
 //! - reading an environment of 10,000 variables with `std::env::var` against the `env` vault;
 //! - resolving 10,000 distinct env references, resolver creation included;
-//! - parsing a reference with 4,000 and 40,000 options against a path of the same length.
+//! - parsing a reference with 4,000 and 40,000 options against a path of the same length;
+//! - snapshotting 10,000 variables through std against reading `environ` in place.
 //!
 //! Run with `cargo bench -p secret-ref --bench core`.
 
@@ -182,5 +183,41 @@ mod parse_reference_with_many_options {
         bencher
             .counter(divan::counter::BytesCount::new(text.len()))
             .bench(|| secret_ref::Reference::parse(black_box(&text)).unwrap());
+    }
+}
+
+/// How the `env` vault takes its snapshot of 10,000 variables: through std (under its
+/// environment lock, two allocations per variable: what the vault does) against reading
+/// `environ` in place (what it did before, in `unsafe` code beside std's lock).
+mod environment_snapshot_10k {
+    use super::*;
+
+    #[divan::bench(sample_count = 100)]
+    fn std_vars_os(bencher: Bencher) {
+        bencher.counter(ItemsCount::new(VARS)).bench_local(|| {
+            let vars: Vec<_> = std::env::vars_os().collect();
+            let bytes: usize = vars.iter().map(|(k, v)| k.len() + v.len()).sum();
+            black_box(bytes)
+        });
+    }
+
+    #[cfg(target_os = "linux")]
+    #[divan::bench(sample_count = 100)]
+    fn baseline_environ_in_place(bencher: Bencher) {
+        unsafe extern "C" {
+            static environ: *const *const std::ffi::c_char;
+        }
+        bencher.counter(ItemsCount::new(VARS)).bench_local(|| {
+            let mut bytes = 0;
+            // SAFETY: no thread changes the environment while the benchmark runs.
+            unsafe {
+                let mut at = environ;
+                while !(*at).is_null() {
+                    bytes += std::ffi::CStr::from_ptr(*at).to_bytes().len();
+                    at = at.add(1);
+                }
+            }
+            black_box(bytes)
+        });
     }
 }

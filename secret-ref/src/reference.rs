@@ -300,27 +300,57 @@ const SENSITIVE: &[&str] = &[
     "roleid",
 ];
 
-/// Credential options that backends declared ([`OptionClass::Credential`]) and that
-/// [`SENSITIVE`] does not already cover. A backend's option names are `'static` and few, so
-/// this only grows to the number of distinct names compiled into the program.
-///
-/// [`OptionClass::Credential`]: crate::vault::OptionClass::Credential
-static DECLARED: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
+/// Options whose values may be shown: those a backend declared with a class other than
+/// [`Credential`](crate::vault::OptionClass::Credential) (the bundled backends' from the
+/// start, a custom backend's once a resolver with it is built), unless a backend also
+/// declared the name a credential or it matches [`SENSITIVE`]. Every other value is hidden:
+/// a misspelt credential (`?tokn=`) or an option no backend knows is scrubbed too. The lists
+/// only grow to the number of distinct option names compiled into the program.
+struct Declared {
+    plain: Vec<&'static str>,
+    credentials: Vec<&'static str>,
+}
 
-/// Remembers a backend's credential option names, so that every scrubber (errors, `Debug`,
-/// audit events, the command line) hides their values, even in references that name no
-/// vault or fail to parse.
-pub(crate) fn declare_credentials(names: impl IntoIterator<Item = &'static str>) {
-    let mut fresh: Vec<&'static str> = names
-        .into_iter()
-        .filter(|n| !generic_sensitive(&normalize_name(n)))
-        .collect();
-    if fresh.is_empty() {
-        return;
+static DECLARED: std::sync::RwLock<Declared> = std::sync::RwLock::new(Declared {
+    plain: Vec::new(),
+    credentials: Vec::new(),
+});
+
+/// Remembers a backend's options, so that every scrubber (errors, `Debug`, audit events,
+/// the command line) knows which values it may show.
+pub(crate) fn declare_options(options: &'static [crate::vault::VaultOption]) {
+    use crate::vault::OptionClass;
+    let fresh = |known: &Vec<&'static str>, class_is_credential: bool| -> Vec<&'static str> {
+        options
+            .iter()
+            .filter(|o| (o.class() == OptionClass::Credential) == class_is_credential)
+            .map(|o| o.name())
+            .filter(|n| !known.contains(n))
+            .collect()
+    };
+    {
+        let declared = DECLARED.read().unwrap_or_else(|e| e.into_inner());
+        if fresh(&declared.plain, false).is_empty() && fresh(&declared.credentials, true).is_empty()
+        {
+            return;
+        }
     }
     let mut declared = DECLARED.write().unwrap_or_else(|e| e.into_inner());
-    fresh.retain(|n| !declared.contains(n));
-    declared.extend(fresh);
+    let plain = fresh(&declared.plain, false);
+    let credentials = fresh(&declared.credentials, true);
+    declared.plain.extend(plain);
+    declared.credentials.extend(credentials);
+}
+
+/// The bundled backends' options are known from the start, so that a reference parsed before
+/// any resolver is built shows its selectors.
+fn declare_bundled() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for options in crate::vault::bundled_options() {
+            declare_options(options);
+        }
+    });
 }
 
 /// An option name (already decoded) as the scrubber compares it: lower-cased, without
@@ -336,15 +366,15 @@ fn generic_sensitive(normalized: &str) -> bool {
     SENSITIVE.iter().any(|s| normalized.contains(s))
 }
 
-/// Whether an option's value is a credential, by its (decoded) name.
+/// Whether an option's value must be hidden, by its (decoded) name: unless a backend
+/// declared it as something other than a credential, it is.
 pub(crate) fn is_sensitive_option(name: &str) -> bool {
-    let normalized = normalize_name(name);
-    generic_sensitive(&normalized)
-        || DECLARED
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|d| normalize_name(d) == normalized)
+    if generic_sensitive(&normalize_name(name)) {
+        return true;
+    }
+    declare_bundled();
+    let declared = DECLARED.read().unwrap_or_else(|e| e.into_inner());
+    declared.credentials.contains(&name) || !declared.plain.contains(&name)
 }
 
 /// Whether a name as written in a reference (still percent-encoded) is a credential's. A
@@ -356,34 +386,48 @@ fn is_sensitive_raw_name(raw: &str) -> bool {
     }
 }
 
-/// Replaces the values of credential options (`token=`, `t%6Fken=`, `x-api-key=`, ...)
-/// anywhere after the vault name with `***`. A text that is not a reference is replaced as
-/// a whole, since it may be a literal password.
+/// Replaces the values of options that may be credentials (`token=`, `t%6Fken=`,
+/// `x-api-key=`, a misspelt `tokn=`: every option but those a backend declared plain) with
+/// `***`, and a `user:password@` before the vault name with `***@`. A text that is not a
+/// reference is replaced as a whole, since it may be a literal password.
 ///
 /// This works on text, not on a parsed reference, because it must also protect references
 /// that failed to parse. Names start after `?`, `&`, `;` or `#`, since a malformed reference
-/// may put options after any of them; a credential's value runs to the next `&` or to the
-/// closing brace, so a `#`, `?` or `}` inside a token is hidden with the rest of it.
+/// may put options after any of them, and run to the `=` (so `token;x=` is one name, as the
+/// parser reads it); a value runs to the next `&` or to the closing brace, so a `#`, `?` or
+/// `}` inside a token is hidden with the rest of it.
 pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
     if !is_reference(raw) {
         return Cow::Borrowed("[REDACTED]");
     }
     let body_end = raw.len() - 1;
     let bytes = raw.as_bytes();
-    let Some(first) = raw[PREFIX.len()..body_end]
-        .find(['?', '&', ';', '#'])
-        .map(|i| i + PREFIX.len())
-    else {
-        return Cow::Borrowed(raw);
-    };
     let mut out = String::new();
     let mut copied = 0;
+    // `{vault://user:password@env/x}`: whatever precedes an `@` in the vault name.
+    let authority_end = raw[PREFIX.len()..body_end]
+        .find(['/', '?', '#'])
+        .map_or(body_end, |i| i + PREFIX.len());
+    if let Some(at) = raw[PREFIX.len()..authority_end].rfind('@') {
+        out.push_str(PREFIX);
+        out.push_str("***");
+        copied = PREFIX.len() + at;
+    }
+    // Options may sit anywhere after the vault name's start in a malformed reference
+    // (`{vault://hcv?token=x/y}`), so they are looked for from there.
+    let from = copied.max(PREFIX.len());
+    let Some(first) = raw[from..body_end]
+        .find(['?', '&', ';', '#'])
+        .map(|i| i + from)
+    else {
+        return finish(raw, out, copied);
+    };
     let mut i = first;
     while i < body_end {
         if matches!(bytes[i], b'?' | b'&' | b';' | b'#') {
             let name_start = i + 1;
             let name_len = raw[name_start..body_end]
-                .find(['=', '?', '&', ';', '#'])
+                .find(['=', '&'])
                 .unwrap_or(body_end - name_start);
             let name_end = name_start + name_len;
             if bytes.get(name_end) == Some(&b'=')
@@ -402,6 +446,10 @@ pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
         }
         i += 1;
     }
+    finish(raw, out, copied)
+}
+
+fn finish(raw: &str, mut out: String, copied: usize) -> Cow<'_, str> {
     if copied == 0 {
         return Cow::Borrowed(raw);
     }
@@ -512,8 +560,9 @@ pub enum ReferenceProblem {
     /// The vault name has characters other than letters, digits, `-`, `_` and `.`.
     /// Kong would silently drop a `user@` or `:port` part; this crate refuses them.
     InvalidVaultName,
-    /// A `;` in the path. Kong silently drops everything after it; this crate refuses it so
-    /// that a secret named `a;b` is not read as `a`.
+    /// A `;` in the path or the query. Kong silently drops everything after it in the path;
+    /// this crate refuses it so that a secret named `a;b` is not read as `a`, and so that
+    /// `?prefix=a;token=x` cannot pass one option off as another's value.
     Semicolon,
     /// Percent-decoding produced bytes that are not UTF-8.
     InvalidUtf8,
@@ -579,7 +628,7 @@ impl fmt::Display for ReferenceProblem {
                  (it is a backend such as `env` or a vault prefix, not a URL host)",
             ),
             ReferenceProblem::Semicolon => {
-                f.write_str("`;` is not allowed in the secret path; percent-encode it as %3B")
+                f.write_str("`;` is not allowed in a reference; percent-encode it as %3B")
             }
             ReferenceProblem::InvalidUtf8 => {
                 f.write_str("percent-encoded bytes in the path are not valid UTF-8")
@@ -702,7 +751,7 @@ fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
     if host.len() != authority.len() || !host.bytes().all(is_vault_name_byte) {
         return Err(P::InvalidVaultName);
     }
-    if semicolon {
+    if semicolon || query.is_some_and(|q| q.contains(';')) {
         return Err(P::Semicolon);
     }
 

@@ -1156,14 +1156,8 @@ impl ResolverBuilder {
             .backends
             .into_iter()
             .map(|(name, vault)| {
-                // Every scrubber learns this backend's credential options.
-                crate::reference::declare_credentials(
-                    vault
-                        .options()
-                        .iter()
-                        .filter(|o| o.class() == OptionClass::Credential)
-                        .map(|o| o.name()),
-                );
+                // Every scrubber learns which of this backend's options it may show.
+                crate::reference::declare_options(vault.options());
                 (name, (vault, VaultConfig::new()))
             })
             .collect();

@@ -27,6 +27,27 @@ pub const COMMON_OPTIONS: &[VaultOption] = &[
     VaultOption::tuning("resurrect_ttl"),
 ];
 
+/// The options of every backend compiled in, and the common ones.
+pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> {
+    let bundled: [Option<&'static [VaultOption]>; 5] = [
+        Some(COMMON_OPTIONS),
+        Some(env::EnvVault::new().options()),
+        #[cfg(feature = "fs")]
+        Some(fs::FsVault::new().options()),
+        #[cfg(not(feature = "fs"))]
+        None,
+        #[cfg(feature = "hcv")]
+        Some(hcv::HcvVault::new().options()),
+        #[cfg(not(feature = "hcv"))]
+        None,
+        #[cfg(feature = "aws")]
+        Some(aws::AwsVault::new().options()),
+        #[cfg(not(feature = "aws"))]
+        None,
+    ];
+    bundled.into_iter().flatten()
+}
+
 /// The longest cache duration (`ttl`, `neg_ttl`, `resurrect_ttl`) and rotation interval:
 /// 10⁸ seconds (about three years), Kong's own stand-in for "forever".
 pub const MAX_TTL: Duration = Duration::from_secs(100_000_000);
