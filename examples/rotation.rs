@@ -76,8 +76,9 @@ fn main() -> Result<(), secret_ref::Error> {
     let mut seen = config.db_password.version();
     // Serve requests until the three rotations are seen (or give up after 10 s).
     while seen < 3 && started.elapsed() < Duration::from_secs(10) {
-        // Each request reads the current password: one atomic load, no lock, no fetch.
-        let password: &String = config.db_password.expose_secret();
+        // Each request reads the current password: no lock, no fetch. While this guard
+        // lives, the user read below comes from the same version of the vault secret.
+        let password = config.db_password.expose_secret();
         if config.db_password.version() != seen {
             seen = config.db_password.version();
             println!(

@@ -121,7 +121,9 @@ fn every_fetch_hit_rotation_resurrection_and_failure_is_an_event() {
     events();
     let remote = Switch::default();
     *remote.0.lock().unwrap() = Some(r#"{"user":"c4n4ry-user","password":"c4n4ry-pw"}"#.into());
+    let clock = Arc::new(secret_ref::clock::ManualClock::new());
     let resolver = Resolver::builder()
+        .clock(clock.clone())
         .vault(
             "audited-env",
             EnvVault::from_vars([("LOCAL", "c4n4ry-local")]),
@@ -176,10 +178,10 @@ fn every_fetch_hit_rotation_resurrection_and_failure_is_an_event() {
     assert_eq!(remote_events[1].fields["path"], "remote_password");
 
     // Rotation, then a resurrection when the vault fails.
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    clock.advance(std::time::Duration::from_millis(150));
     *remote.0.lock().unwrap() = Some(r#"{"user":"c4n4ry-2","password":"c4n4ry-3"}"#.into());
     assert_eq!(resolver.rotate().changed, 1);
-    std::thread::sleep(std::time::Duration::from_millis(150));
+    clock.advance(std::time::Duration::from_millis(150));
     *remote.0.lock().unwrap() = None;
     assert_eq!(resolver.rotate().resurrected, 1);
     let remote_events = about("audited");

@@ -109,7 +109,7 @@ fn ordinary_passwords_stay_literals() {
         let mut config: Config = serde_json::from_str(&json(text)).unwrap();
         config.resolve_secrets(&resolver()).unwrap();
         assert_eq!(config.secret.expose_secret(), text);
-        assert_eq!(config.live.expose_secret(), text);
+        assert_eq!(*config.live.expose_secret(), **text);
         assert_eq!(config.plain, *text);
         let config: Config = resolver()
             .scope(|| serde_json::from_str(&json(text)))

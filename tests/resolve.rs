@@ -677,11 +677,14 @@ fn ttls_refresh_resurrect_and_remember_failures() {
     *vault.value.lock().unwrap() = Some("v1".into());
     let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = warnings.clone();
+    // Time moves only when the test says so: no sleeping, no flakiness.
+    let clock = Arc::new(secret_ref::clock::ManualClock::new());
     let resolver = Resolver::builder()
         .vault("switch", vault.clone())
         .configure("switch", "ttl", "0.3")
         .configure("switch", "resurrect_ttl", "1")
         .configure("switch", "neg_ttl", "0.3")
+        .clock(clock.clone())
         .on_warning(move |f| seen.lock().unwrap().push(f.to_string()))
         .build()
         .unwrap();
@@ -690,7 +693,7 @@ fn ttls_refresh_resurrect_and_remember_failures() {
             .get("{vault://switch/db}")
             .map(|s| s.expose_secret().clone())
     };
-    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+    let pause = |ms| clock.advance(std::time::Duration::from_millis(ms));
 
     assert_eq!(get().unwrap(), "v1");
     assert_eq!(get().unwrap(), "v1");

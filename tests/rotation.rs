@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use secret_ref::clock::ManualClock;
 use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::Zeroizing;
 use secret_ref::{ErrorKind, Live, ResolveSecrets, Resolver, Secret, VaultError};
@@ -113,8 +114,12 @@ fn a_read_stays_valid_while_the_value_rotates() {
     vault.set(Some(&json("app", "v2", 1)));
     let report = resolver.refresh_all();
     assert_eq!((report.checked, report.fetched, report.changed), (1, 1, 1));
-    // The value read before is still there, unchanged; a new read sees the new one.
+    // The value read before is still there, unchanged; while that read lives, reads of the
+    // same vault secret on this thread come from the same version.
     assert_eq!(before, "v1");
+    assert_eq!(*service.password.expose_secret(), "v1");
+    drop(before);
+    // A new read sees the new value.
     assert_eq!(*service.password.expose_secret(), "v2");
     // Clones share the live value.
     let clone = service.password.clone();
@@ -127,24 +132,28 @@ fn rotation_follows_kongs_ttl_rules() {
     vault.set(Some("v1"));
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let seen = warnings.clone();
+    let clock = Arc::new(ManualClock::new());
     let resolver = builder(&vault, "0.2")
         .configure("switch", "resurrect_ttl", "0.5")
         .configure("switch", "neg_ttl", "0.2")
+        .clock(clock.clone())
         .on_warning(move |f| seen.lock().unwrap().push(f.to_string()))
         .build()
         .unwrap();
     let mut password: Live<String> = Live::from_reference("{vault://switch/p}".parse().unwrap());
     resolver.resolve(&mut password).unwrap();
+    let ms = |n| clock.advance(Duration::from_millis(n));
 
     // Within the ttl, nothing is due.
+    ms(199);
     assert_eq!(resolver.rotate().fetched, 0);
-    std::thread::sleep(Duration::from_millis(250));
     // Past it: fetched again; unchanged.
+    ms(1);
     let report = resolver.rotate();
     assert_eq!((report.fetched, report.changed), (1, 0));
 
     // The vault goes down: the previous value is served (resurrect_ttl), with a warning.
-    std::thread::sleep(Duration::from_millis(250));
+    ms(200);
     vault.set(None);
     let report = resolver.rotate();
     assert_eq!(report.resurrected, 1);
@@ -158,7 +167,7 @@ fn rotation_follows_kongs_ttl_rules() {
 
     // Past ttl + resurrect_ttl: the failure stands for readers; the live secret keeps its
     // last value (it cannot become unresolved).
-    std::thread::sleep(Duration::from_millis(600));
+    ms(500);
     let report = resolver.rotate();
     assert_eq!(report.failed, 1);
     assert_eq!(
@@ -167,15 +176,37 @@ fn rotation_follows_kongs_ttl_rules() {
     );
     assert_eq!(*password.expose_secret(), "v1");
 
-    // A failure is asked again after neg_ttl, not before; then the vault is back.
+    // A failure is asked again after neg_ttl, doubled for each failure in a row (here the
+    // second: 0.4 s, ± 10%), not before; then the vault is back.
     let before = vault.fetches();
-    assert_eq!(resolver.rotate().fetched, 0, "within neg_ttl");
+    ms(350);
+    assert_eq!(resolver.rotate().fetched, 0, "within the backoff");
     vault.set(Some("v2"));
-    std::thread::sleep(Duration::from_millis(250));
+    ms(100);
     let report = resolver.rotate();
     assert_eq!((report.fetched, report.changed), (1, 1));
     assert_eq!(vault.fetches(), before + 1);
     assert_eq!(*password.expose_secret(), "v2");
+}
+
+#[test]
+fn failures_without_neg_ttl_are_not_fetched_by_the_rotation() {
+    let vault = Switch::default();
+    let clock = Arc::new(ManualClock::new());
+    let resolver = builder(&vault, "1").clock(clock.clone()).build().unwrap();
+    // 50 references that fail, without a neg_ttl.
+    for i in 0..50 {
+        assert!(resolver.get(&format!("{{vault://switch/s{i}}}")).is_err());
+    }
+    assert_eq!(vault.fetches(), 50);
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(resolver.rotate().fetched, 0);
+    }
+    assert_eq!(vault.fetches(), 50, "3 passes, no extra fetch");
+    // A caller asking is another matter.
+    assert!(resolver.get("{vault://switch/s0}").is_err());
+    assert_eq!(vault.fetches(), 51);
 }
 
 #[test]

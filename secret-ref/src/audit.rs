@@ -6,7 +6,7 @@
 //!
 //! | Field | Meaning |
 //! |---|---|
-//! | `event` | `fetch`, `cache_hit`, `rotation`, `resurrection`, `failure` or `insecure` |
+//! | `event` | `fetch`, `cache_hit`, `rotation`, `resurrection`, `failure`, `insecure` or `hook_panic` |
 //! | `vault` | the vault name in the reference (`env`, `hcv`, a named vault) |
 //! | `reference` | the reference, with credential-like options (`?token=`) scrubbed |
 //! | `path` | the field path (`replicas[1].password`), when the secret belongs to a field |
@@ -20,6 +20,7 @@
 //! | `rotation` | `INFO` | the rotation (or a refresh) asked a vault again for a cached secret |
 //! | `resurrection` | `WARN` | a vault failed and the previous value was served instead (`resurrect_ttl`) |
 //! | `failure` | `WARN` | a reference could not be resolved; `message` says why |
+//! | `hook_panic` | `WARN` | a user's `on_change` or `on_warning` hook panicked (field `hook`); the rotation went on |
 //! | `insecure` | `WARN` | a vault is used with a setting that weakens security (a token over plain `http`, `ssl_verify = off`): once per vault and setting; `message` says which |
 //!
 //! Rotation events name the secret by vault, resource and version, since several
@@ -101,6 +102,19 @@ pub(crate) fn resurrected(f: &Failure) {
         outcome = f.kind().as_str(),
         message = f.message(),
         "resurrection"
+    );
+}
+
+/// A user's hook (`on_change`, `on_warning`) panicked; the rotation went on.
+pub(crate) fn hook_panicked(hook: &str, reference: Option<&str>) {
+    event!(
+        target: TARGET,
+        Level::WARN,
+        event = "hook_panic",
+        hook,
+        reference,
+        outcome = "panicked",
+        "hook_panic"
     );
 }
 

@@ -20,6 +20,13 @@ fn keys() -> &'static (RandomState, RandomState) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Digest([u64; 2]);
 
+impl Digest {
+    /// The first 64 bits, where 64 are enough (telling a changed text from an unchanged one).
+    pub(crate) fn first(self) -> u64 {
+        self.0[0]
+    }
+}
+
 /// Builds a [`Digest`] from parts; each part is length-prefixed, so `("ab", "c")` and
 /// `("a", "bc")` differ.
 pub(crate) struct DigestWriter {

@@ -150,6 +150,7 @@
 
 pub mod audit;
 mod cache;
+pub mod clock;
 mod convert;
 mod digest;
 mod error;
@@ -165,7 +166,7 @@ mod secret;
 pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};
-pub use live::Live;
+pub use live::{Live, LiveRef};
 pub use reference::{
     NearMiss, Redacted, Reference, ReferenceError, ReferenceProblem, is_reference,
 };

@@ -5,15 +5,17 @@ use hashbrown::HashMap;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use crate::audit;
-use crate::live::LiveSink;
+use crate::live::{Group, LiveSink, Member, PrepareError};
 
-use crate::cache::{Cache, Text, Ttls};
+use crate::cache::{Cache, Text, Ttls, lock};
+use crate::clock::{Clock, SystemClock};
 use crate::digest::{Digest, DigestWriter};
 use crate::error::{Error, ErrorKind, Failure, VaultError};
 use crate::json_key;
@@ -63,18 +65,9 @@ struct Inner {
     max_file_size: u64,
     on_warning: Option<WarningHook>,
     on_change: Option<ChangeHook>,
-    /// The live secrets that follow each cached secret, held weakly: a dropped `Live` is
-    /// forgotten at the next change.
-    watchers: Mutex<HashMap<FetchKey, Vec<Watcher>>>,
-}
-
-/// A live secret following a cached secret: the key it picks in it, and where to put it.
-struct Watcher {
-    key: Option<Box<str>>,
-    sink: Weak<dyn LiveSink>,
-    /// The reference, scrubbed, for hooks and events.
-    reference: Box<str>,
-    vault: Box<str>,
+    /// The live secrets that follow each cached secret, as groups updated together; a
+    /// group whose live secrets are all dropped is forgotten when another is added.
+    groups: Mutex<HashMap<FetchKey, Arc<Group>>>,
 }
 
 /// Called when the rotation (or a refresh) changes the value of a live secret.
@@ -316,8 +309,8 @@ impl Resolver {
         match f(value) {
             Ok(r) => Ok(r),
             Err(_) => {
-                if let (Err(err), Some(hook)) = (self.refresh(value), &self.inner.on_warning) {
-                    err.failures().iter().for_each(|f| hook(f));
+                if let Err(err) = self.refresh(value) {
+                    err.failures().iter().for_each(|f| self.warn(f));
                 }
                 f(value)
             }
@@ -431,29 +424,20 @@ impl Resolver {
                 if let Some(err) = &fetch.resurrected {
                     let warning = with_path(resurrection(err, &r), slot.path);
                     audit::resurrected(&warning);
-                    if let Some(hook) = &self.inner.on_warning {
-                        hook(&warning);
-                    }
+                    self.warn(&warning);
                 }
-                let outcome = match &fetch.result {
-                    Ok(text) => select_key(Zeroizing::new(String::clone(text)), &r)
-                        .map_err(|e| vault_failure(e, &r)),
-                    Err(e) => Err(vault_failure(e.clone(), &r)),
-                };
-                // A live secret follows this cached secret from now on.
-                let live = slot.secret.live().map(|sink| Watcher {
-                    key: r.key().map(Box::from),
-                    sink: Arc::downgrade(&sink),
-                    reference: crate::reference::scrub(r.as_str()).into(),
-                    vault: r.vault().into(),
-                });
-                match outcome.and_then(|text| accept(slot.secret, text)) {
-                    Err(f) => failures.push((i, with_path(f, slot.path))),
-                    Ok(()) => {
-                        if let Some(watcher) = live {
-                            self.watch(&fetches[at].0, watcher);
-                        }
+                let outcome = match (&fetch.result, slot.secret.live()) {
+                    // A live secret follows this cached secret from now on.
+                    (Ok(text), Some(sink)) => {
+                        self.follow(&fetches[at].0, &sink, &*slot.secret, text, &r)
                     }
+                    (Ok(text), None) => select_key(Zeroizing::new(String::clone(text)), &r)
+                        .map_err(|e| vault_failure(e, &r))
+                        .and_then(|text| accept(slot.secret, text)),
+                    (Err(e), _) => Err(vault_failure(e.clone(), &r)),
+                };
+                if let Err(f) = outcome {
+                    failures.push((i, with_path(f, slot.path)));
                 }
             }
         }
@@ -548,9 +532,7 @@ impl Resolver {
             if let Some(err) = &fetch.resurrected {
                 let warning = resurrection(err, r);
                 audit::resurrected(&warning);
-                if let Some(hook) = &self.inner.on_warning {
-                    hook(&warning);
-                }
+                self.warn(&warning);
             }
             fetch
                 .result
@@ -650,14 +632,13 @@ impl Resolver {
                         let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(item) = items.get(n) else { break };
                         let result = work(item);
-                        done.lock()
-                            .expect("results lock")
-                            .push((item.clone(), result));
+                        lock(&done).push((item.clone(), result));
                     }
                 });
             }
         });
-        done.into_inner().expect("results lock")
+        done.into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn fetch_one(&self, key: &FetchKey, effective: &Arc<Effective>, refresh: bool) -> Fetch {
@@ -687,64 +668,120 @@ impl Resolver {
         }
     }
 
-    /// Registers a live secret to follow a cached secret (once, however often it resolves).
-    fn watch(&self, key: &FetchKey, watcher: Watcher) {
-        let mut watchers = self.inner.watchers.lock().expect("watchers lock");
-        let list = watchers.entry(key.clone()).or_default();
-        if !list
-            .iter()
-            .any(|w| Weak::ptr_eq(&w.sink, &watcher.sink) && w.key == watcher.key)
-        {
-            list.push(watcher);
+    /// Makes a live secret follow a cached secret (once, however often it resolves), and
+    /// gives it its first value, consistent with the other live secrets of that secret.
+    fn follow(
+        &self,
+        key: &FetchKey,
+        sink: &Arc<dyn LiveSink>,
+        slot: &dyn crate::secret::SecretSlot,
+        whole: &Text,
+        r: &RefView<'_>,
+    ) -> Result<(), Failure> {
+        let group = {
+            let mut groups = lock(&self.inner.groups);
+            match groups.get(key) {
+                Some(g) => g.clone(),
+                None => {
+                    // Pruned on insert: groups whose live secrets are all gone go, and their
+                    // secrets may leave the cache again.
+                    groups.retain(|k, g| {
+                        let alive = g.prune() > 0;
+                        if !alive {
+                            self.inner.cache.pin(k, false);
+                        }
+                        alive
+                    });
+                    let g = Group::new();
+                    groups.insert(key.clone(), g.clone());
+                    g
+                }
+            }
+        };
+        self.inner.cache.pin(key, true);
+        let member = Member {
+            sink: Arc::downgrade(sink),
+            key: r.key().map(Box::from),
+            reference: crate::reference::scrub(r.as_str()).into(),
+            vault: r.vault().into(),
+        };
+        match group.join(sink, member, whole) {
+            Ok(true) => Ok(()),
+            // Already following another vault secret (resolved by another resolver): it keeps
+            // following that one.
+            Ok(false) if slot.has_value() => Ok(()),
+            Ok(false) => Err(Failure::new(
+                ErrorKind::InvalidConfig,
+                "this live secret already follows another vault secret",
+            )
+            .with_reference(r.as_str())
+            .with_vault(r.vault())),
+            Err(PrepareError::Key(e)) => Err(vault_failure(e, r)),
+            Err(PrepareError::Convert(e)) => Err(Failure::new(
+                ErrorKind::Conversion,
+                format!("the secret does not fit `{}`: {e}", slot.type_name()),
+            )
+            .with_reference(r.as_str())
+            .with_vault(r.vault())),
+            Err(PrepareError::Panicked) => Err(Failure::new(
+                ErrorKind::Conversion,
+                format!("converting the secret into `{}` panicked", slot.type_name()),
+            )
+            .with_reference(r.as_str())
+            .with_vault(r.vault())),
         }
     }
 
-    /// Gives the new text of a cached secret to the live secrets that follow it.
+    /// Gives the new text of a cached secret to the live secrets that follow it, as one
+    /// publication; then, with no lock held, tells their subscribers and the hooks.
     fn propagate(&self, key: &FetchKey, outcome: &crate::cache::Outcome) {
         let Ok(text) = &outcome.result else {
             return;
         };
-        let mut watchers = self.inner.watchers.lock().expect("watchers lock");
-        let Some(list) = watchers.get_mut(key) else {
+        let Some(group) = lock(&self.inner.groups).get(key).cloned() else {
             return;
         };
-        list.retain(|w| w.sink.strong_count() > 0);
-        for w in list.iter() {
-            let Some(sink) = w.sink.upgrade() else {
-                continue;
-            };
-            let whole = Zeroizing::new(String::clone(text));
-            let picked = match &w.key {
-                Some(k) => json_key::select(&whole, k),
-                None => Ok(whole),
-            };
-            let updated = picked.map_err(Failure::from_vault).and_then(|t| {
-                sink.update(t).map_err(|e| {
-                    Failure::new(
-                        ErrorKind::Conversion,
-                        format!("the new value does not fit: {e}"),
-                    )
-                })
-            });
-            match updated {
-                Ok(false) => {}
-                Ok(true) => {
-                    if let Some(hook) = &self.inner.on_change {
-                        hook(&Change {
-                            reference: w.reference.clone(),
-                            vault: w.vault.clone(),
-                        });
-                    }
-                }
-                Err(failure) => {
-                    // The live secret keeps its previous value.
-                    let failure = failure.with_reference(&w.reference).with_vault(&w.vault);
-                    audit::failure(&failure);
-                    if let Some(hook) = &self.inner.on_warning {
-                        hook(&failure);
-                    }
-                }
+        let publication = group.publish(text);
+        for changed in publication.changed {
+            changed.sink.notify();
+            if let Some(hook) = &self.inner.on_change {
+                let change = Change {
+                    reference: changed.reference,
+                    vault: changed.vault,
+                };
+                self.run_hook("on_change", Some(&change.reference), || hook(&change));
             }
+        }
+        for failure in publication.failed {
+            // The live secret keeps its previous value.
+            audit::failure(&failure);
+            self.warn(&failure);
+        }
+    }
+
+    /// Reports a warning to the `on_warning` hook, if any, outside every lock.
+    pub(crate) fn warn(&self, warning: &Failure) {
+        if let Some(hook) = &self.inner.on_warning
+            && catch_unwind(AssertUnwindSafe(|| hook(warning))).is_err()
+        {
+            // The warning hook itself panicked: only the audit event is left.
+            audit::hook_panicked("on_warning", warning.reference());
+        }
+    }
+
+    /// Runs a user's hook, catching a panic: it is reported (audit event and warning), and
+    /// the rotation goes on.
+    fn run_hook(&self, name: &'static str, reference: Option<&str>, f: impl FnOnce()) {
+        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+            audit::hook_panicked(name, reference);
+            let mut warning = Failure::new(
+                ErrorKind::Other,
+                format!("the {name} hook panicked; rotation goes on"),
+            );
+            if let Some(r) = reference {
+                warning = warning.with_reference(r);
+            }
+            self.warn(&warning);
         }
     }
 
@@ -812,7 +849,7 @@ impl Resolver {
             return;
         }
         let fresh: Vec<&'static str> = {
-            let mut warned = self.inner.warned.lock().unwrap_or_else(|e| e.into_inner());
+            let mut warned = lock(&self.inner.warned);
             risks
                 .into_iter()
                 .filter(|risk| {
@@ -827,9 +864,7 @@ impl Resolver {
         for risk in fresh {
             let warning = Failure::new(ErrorKind::Insecure, risk).with_vault(name);
             audit::insecure(&warning);
-            if let Some(hook) = &self.inner.on_warning {
-                hook(&warning);
-            }
+            self.warn(&warning);
         }
     }
 
@@ -999,6 +1034,8 @@ pub struct ResolverBuilder {
     concurrency: usize,
     reference_classes: u8,
     max_file_size: u64,
+    cache_capacity: usize,
+    clock: Arc<dyn Clock>,
     on_warning: Option<WarningHook>,
     on_change: Option<ChangeHook>,
 }
@@ -1037,6 +1074,8 @@ impl ResolverBuilder {
                 .filter(|c| c.allowed_in_references())
                 .fold(0, |bits, c| bits | c.bit()),
             max_file_size: crate::vault::DEFAULT_MAX_FILE_SIZE,
+            cache_capacity: crate::cache::DEFAULT_CAPACITY,
+            clock: Arc::new(SystemClock),
             on_warning: None,
             on_change: None,
         }
@@ -1084,6 +1123,36 @@ impl ResolverBuilder {
         for class in classes {
             self.reference_classes |= class.bit();
         }
+        self
+    }
+
+    /// How many distinct secrets (and failures) the cache keeps, and the bound of every
+    /// other cache the resolver and its backends hold (logins, HTTP agents, AWS credential
+    /// providers). Past it, the least recently used go, except secrets that live secrets
+    /// follow. The default, 1,000, is Kong's per-worker cache; a configuration rarely names
+    /// more than a few dozen secrets.
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries.max(1);
+        self
+    }
+
+    /// The clock the cache and the rotation read (the system's by default): a
+    /// [`ManualClock`](crate::clock::ManualClock) makes `ttl`, `neg_ttl` and
+    /// `resurrect_ttl` testable without sleeping.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use secret_ref::clock::ManualClock;
+    /// use secret_ref::Resolver;
+    ///
+    /// let clock = Arc::new(ManualClock::new());
+    /// let resolver = Resolver::builder().clock(clock.clone()).build()?;
+    /// clock.advance(Duration::from_secs(60)); // every ttl of `resolver` is a minute closer
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -1270,14 +1339,14 @@ impl ResolverBuilder {
             inner: Arc::new(Inner {
                 backends,
                 named,
-                cache: Cache::default(),
+                cache: Cache::new(self.cache_capacity, self.clock),
                 concurrency: self.concurrency,
                 reference_classes: self.reference_classes,
                 warned: Mutex::new(Vec::new()),
                 max_file_size: self.max_file_size,
                 on_warning: self.on_warning,
                 on_change: self.on_change,
-                watchers: Mutex::new(HashMap::new()),
+                groups: Mutex::new(HashMap::new()),
             }),
         })
     }

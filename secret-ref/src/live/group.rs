@@ -1,0 +1,373 @@
+//! The live secrets that follow one vault secret, updated together.
+//!
+//! `{vault://hcv/db/password}` and `{vault://hcv/db/port}` read one vault secret. When it
+//! rotates, both change in one *publication*: the group's version goes up by one, each
+//! member whose part changed gets a value tagged with that version, and only then is the
+//! version published. A reader that holds a guard on one member and reads another gets the
+//! other's value *at the version it already holds* (see `Live::try_expose_secret`), so it
+//! never sees the new password with the old port.
+//!
+//! Values that rotate out are kept in the group until no reader can need them: neither
+//! protected by a hazard pointer, nor of a version a reader's guard may pin. Conversions run
+//! before the group's lock is taken, under `catch_unwind`; the lock is only held to swap
+//! pointers and to free what nobody reads.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use zeroize::Zeroizing;
+
+use super::hazard;
+use crate::cache::{Text, lock};
+use crate::error::{ErrorKind, Failure};
+
+/// Which vault secret a value came from (`group`, 0 for none) and the group version from
+/// which it is the member's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(C)]
+pub(crate) struct Tag {
+    pub(crate) group: u64,
+    pub(crate) from: u64,
+}
+
+/// A value's allocation, type-erased: the owner frees it (wiping the value) when dropped.
+pub(crate) struct ErasedNode {
+    pub(crate) ptr: *mut (),
+    pub(crate) drop: unsafe fn(*mut ()),
+}
+
+// SAFETY: an `ErasedNode` owns a `Box<Node<T>>` with `T: Send + Sync` (required by every
+// `LiveSink` that makes one); it is only moved between threads and dropped once.
+unsafe impl Send for ErasedNode {}
+unsafe impl Sync for ErasedNode {}
+
+impl Drop for ErasedNode {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `Box::into_raw` of the type `drop` was made for, and is
+        // dropped exactly once, here.
+        unsafe { (self.drop)(self.ptr) }
+    }
+}
+
+/// A converted value, not yet published.
+pub(crate) struct Prepared {
+    pub(crate) node: ErasedNode,
+    pub(crate) digest: u64,
+}
+
+/// What the group needs of a live secret, whatever its type.
+pub(crate) trait LiveSink: Send + Sync {
+    /// Identifies the live secret (and its clones).
+    fn id(&self) -> usize;
+    /// Converts new text into a value, unless it is the text the current value came from.
+    /// Runs the field's `Deserialize`: called outside every lock.
+    fn prepare(
+        &self,
+        text: Zeroizing<String>,
+    ) -> Result<Option<Prepared>, crate::convert::ConvertError>;
+    /// Makes a prepared value current, tagged; returns the value it replaces.
+    fn publish(&self, prepared: Prepared, tag: Tag) -> Option<(ErasedNode, Tag)>;
+    /// The current value's address and tag.
+    fn current(&self) -> Option<(usize, Tag)>;
+    /// Joins a group (once); whether it is now in this one.
+    fn join(&self, group: &Arc<Group>) -> bool;
+    /// Tells the subscribers that the value changed. Called outside every lock.
+    fn notify(&self);
+}
+
+/// A live secret in a group: how to reach it, and what to pick of the vault secret.
+pub(crate) struct Member {
+    pub(crate) sink: Weak<dyn LiveSink>,
+    pub(crate) key: Option<Box<str>>,
+    /// The reference, scrubbed, for hooks and events.
+    pub(crate) reference: Box<str>,
+    pub(crate) vault: Box<str>,
+}
+
+struct Retired {
+    node: ErasedNode,
+    member: usize,
+    tag: Tag,
+    /// The version from which another value replaced it.
+    until: u64,
+}
+
+struct State {
+    version: u64,
+    /// The vault secret's whole text at `version`.
+    text: Option<Text>,
+    members: Vec<(usize, Member)>,
+    /// Bumped when members join, so that a publication prepared for fewer members retries.
+    generation: u64,
+    retired: Vec<Retired>,
+}
+
+/// The live secrets following one vault secret.
+pub(crate) struct Group {
+    pub(crate) id: u64,
+    published: AtomicU64,
+    state: Mutex<State>,
+}
+
+/// A member whose value changed in a publication.
+pub(crate) struct Changed {
+    pub(crate) sink: Arc<dyn LiveSink>,
+    pub(crate) reference: Box<str>,
+    pub(crate) vault: Box<str>,
+}
+
+/// What a publication did, to report once the lock is released.
+#[derive(Default)]
+pub(crate) struct Publication {
+    /// Members whose value changed: `on_change` and their subscribers are told.
+    pub(crate) changed: Vec<Changed>,
+    /// Members whose new text could not be converted: they keep their value.
+    pub(crate) failed: Vec<Failure>,
+}
+
+impl Group {
+    pub(crate) fn new() -> Arc<Group> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Arc::new(Group {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            published: AtomicU64::new(0),
+            state: Mutex::new(State {
+                version: 0,
+                text: None,
+                members: Vec::new(),
+                generation: 0,
+                retired: Vec::new(),
+            }),
+        })
+    }
+
+    /// The last version whose values are all in place.
+    pub(crate) fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
+    }
+
+    /// How many live secrets follow this vault secret; dead ones are forgotten.
+    pub(crate) fn prune(&self) -> usize {
+        let mut st = lock(&self.state);
+        st.members.retain(|(_, m)| m.sink.strong_count() > 0);
+        st.members.len()
+    }
+
+    /// A member's value at `version`, kept in the group because a guard pins that version.
+    pub(crate) fn retired_at(&self, member: usize, version: u64) -> Option<*mut ()> {
+        lock(&self.state)
+            .retired
+            .iter()
+            .find(|r| r.member == member && r.tag.from <= version && version < r.until)
+            .map(|r| r.node.ptr)
+    }
+
+    /// Adds a live secret that was just resolved from `whole` (the vault secret's text) and
+    /// gives it its first value, consistent with the group's version: if the group already
+    /// follows a newer text, that one is used. `Ok(false)`: the live secret follows another
+    /// vault secret already, and was left alone.
+    pub(crate) fn join(
+        self: &Arc<Self>,
+        sink: &Arc<dyn LiveSink>,
+        member: Member,
+        whole: &Text,
+    ) -> Result<bool, PrepareError> {
+        if !sink.join(self) {
+            return Ok(false);
+        }
+        loop {
+            let (version, text) = {
+                let st = lock(&self.state);
+                (st.version, st.text.clone().unwrap_or_else(|| whole.clone()))
+            };
+            let prepared = prepare(&**sink, member.key.as_deref(), &text)?;
+            let mut st = lock(&self.state);
+            if st.version != version {
+                continue;
+            }
+            if let Some(prepared) = prepared
+                && let Some((old, tag)) = sink.publish(
+                    prepared,
+                    Tag {
+                        group: self.id,
+                        from: version,
+                    },
+                )
+            {
+                st.retired.push(Retired {
+                    node: old,
+                    member: sink.id(),
+                    tag,
+                    until: version,
+                });
+            }
+            if st.text.is_none() {
+                st.text = Some(text);
+            }
+            let id = sink.id();
+            if !st.members.iter().any(|(m, _)| *m == id) {
+                st.members.push((id, member));
+                st.generation += 1;
+            }
+            self.reclaim(&mut st);
+            return Ok(true);
+        }
+    }
+
+    /// Gives every member its part of a new text, as one publication.
+    pub(crate) fn publish(&self, text: &Text) -> Publication {
+        loop {
+            let (version, generation, members) = {
+                let mut st = lock(&self.state);
+                st.members.retain(|(_, m)| m.sink.strong_count() > 0);
+                let members: Vec<_> = st
+                    .members
+                    .iter()
+                    .filter_map(|(_, m)| {
+                        Some((
+                            m.sink.upgrade()?,
+                            m.key.clone(),
+                            m.reference.clone(),
+                            m.vault.clone(),
+                        ))
+                    })
+                    .collect();
+                (st.version, st.generation, members)
+            };
+            // Conversions (the fields' `Deserialize`) run here, with no lock held.
+            let mut ready = Vec::new();
+            let mut failed = Vec::new();
+            for (sink, key, reference, vault) in members {
+                match prepare(&*sink, key.as_deref(), text) {
+                    Ok(Some(prepared)) => ready.push((sink, prepared, reference, vault)),
+                    Ok(None) => {}
+                    Err(e) => failed.push(
+                        e.into_failure()
+                            .with_reference(&reference)
+                            .with_vault(&vault),
+                    ),
+                }
+            }
+            let mut st = lock(&self.state);
+            if st.version != version || st.generation != generation {
+                // Another publication, or a new member, came first: prepare again.
+                continue;
+            }
+            let next = version + 1;
+            let mut changed = Vec::with_capacity(ready.len());
+            for (sink, prepared, reference, vault) in ready {
+                if let Some((old, tag)) = sink.publish(
+                    prepared,
+                    Tag {
+                        group: self.id,
+                        from: next,
+                    },
+                ) {
+                    st.retired.push(Retired {
+                        node: old,
+                        member: sink.id(),
+                        tag,
+                        until: next,
+                    });
+                }
+                changed.push(Changed {
+                    sink,
+                    reference,
+                    vault,
+                });
+            }
+            if !changed.is_empty() {
+                st.version = next;
+                self.published.store(next, Ordering::Release);
+            }
+            st.text = Some(text.clone());
+            self.reclaim(&mut st);
+            return Publication { changed, failed };
+        }
+    }
+
+    /// Frees the retired values no reader can need: not protected by a hazard pointer, and
+    /// not of a version a protected value of this group may pin (a reader holding a value
+    /// from version `f` may pin any version from `f` on).
+    fn reclaim(&self, st: &mut State) {
+        if st.retired.is_empty() {
+            return;
+        }
+        let Some(protected) = hazard::protected_pointers() else {
+            return;
+        };
+        let held = |ptr: usize| protected.binary_search(&ptr).is_ok();
+        let mut pinned_from: Option<u64> = None;
+        let mut pin = |tag: Tag| {
+            if tag.group == self.id {
+                pinned_from = Some(pinned_from.map_or(tag.from, |f| f.min(tag.from)));
+            }
+        };
+        for (_, member) in &st.members {
+            if let Some((ptr, tag)) = member.sink.upgrade().and_then(|s| s.current())
+                && held(ptr)
+            {
+                pin(tag);
+            }
+        }
+        for r in &st.retired {
+            if held(r.node.ptr as usize) {
+                pin(r.tag);
+            }
+        }
+        st.retired
+            .retain(|r| held(r.node.ptr as usize) || pinned_from.is_some_and(|f| r.until > f));
+    }
+
+    /// How many rotated-out values the group still keeps (for tests of reclamation).
+    #[cfg(test)]
+    pub(crate) fn retired_len(&self) -> usize {
+        lock(&self.state).retired.len()
+    }
+}
+
+/// Why a member's part of a text could not become its value.
+pub(crate) enum PrepareError {
+    /// The key is not in the secret, or the secret is not JSON.
+    Key(crate::error::VaultError),
+    /// The text does not convert into the field's type.
+    Convert(crate::convert::ConvertError),
+    /// The field's `Deserialize` panicked.
+    Panicked,
+}
+
+impl PrepareError {
+    /// As a failure of a rotation (the live secret keeps its value).
+    fn into_failure(self) -> Failure {
+        match self {
+            PrepareError::Key(e) => Failure::from_vault(e),
+            PrepareError::Convert(e) => Failure::new(
+                ErrorKind::Conversion,
+                format!("the new value does not fit: {e}"),
+            ),
+            PrepareError::Panicked => Failure::new(
+                ErrorKind::Conversion,
+                "converting the new value panicked; the previous value is kept",
+            ),
+        }
+    }
+}
+
+/// Picks a member's part of the vault secret and converts it, catching a panicking
+/// `Deserialize`.
+fn prepare(
+    sink: &dyn LiveSink,
+    key: Option<&str>,
+    text: &Text,
+) -> Result<Option<Prepared>, PrepareError> {
+    let picked = match key {
+        Some(k) => crate::json_key::select(text, k).map_err(PrepareError::Key)?,
+        None => Zeroizing::new(String::clone(text)),
+    };
+    match catch_unwind(AssertUnwindSafe(|| sink.prepare(picked))) {
+        Ok(Ok(prepared)) => Ok(prepared),
+        Ok(Err(e)) => Err(PrepareError::Convert(e)),
+        Err(_) => Err(PrepareError::Panicked),
+    }
+}

@@ -1,0 +1,614 @@
+//! `Live<T>`: a secret that always shows the current value of its reference, so that a
+//! long-running service sees a rotated password without reloading its configuration.
+
+mod group;
+mod hazard;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use once_cell::race::OnceBox;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::{Zeroize, Zeroizing};
+
+use group::{ErasedNode, Prepared, Tag};
+pub(crate) use group::{Group, LiveSink, Member, PrepareError};
+
+use crate::cache::lock;
+use crate::convert::{self, ConvertError};
+use crate::error::Error;
+use crate::reference::{Redacted, Reference};
+use crate::secret::{Secret, SecretSlot};
+
+/// A secret whose value follows its vault: resolved like a [`Secret<T>`], then kept current
+/// by the resolver's rotation ([`Resolver::start_rotation`](crate::Resolver::start_rotation)),
+/// and by [`Resolver::refresh`](crate::Resolver::refresh).
+///
+/// Reading it is one atomic load: no lock, no reference count, and never a fetch, which the
+/// rotation does on its own thread. A value read stays valid, and unchanged, for as long as
+/// it is borrowed, even if the secret rotates meanwhile: values that rotate out are kept
+/// (unchanged) until the `Live` is dropped, and zeroized then. A long-running service thus
+/// keeps one copy of each value the secret had, which is what makes reads free; dropping the
+/// `Live` (when reloading the configuration, say) releases them. Clones share the same live
+/// value.
+///
+/// Everything else is as for `Secret<T>`: `Debug` never shows the value, there is no
+/// `Display`, serializing writes the reference, values are zeroized when dropped.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use secret_ref::vault::{Request, Vault, VaultOption};
+/// use secret_ref::{Live, Resolver, ResolveSecrets, VaultError};
+/// use serde::Deserialize;
+/// use zeroize::Zeroizing;
+///
+/// /// A vault whose secret the example rotates by hand.
+/// struct Rotating(Arc<Mutex<String>>);
+///
+/// impl Vault for Rotating {
+///     fn options(&self) -> &'static [VaultOption] { &[] }
+///     fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
+///         Ok(Zeroizing::new(self.0.lock().unwrap().clone()))
+///     }
+/// }
+///
+/// #[derive(Deserialize, ResolveSecrets)]
+/// struct Config { db_password: Live<String> }
+///
+/// let current = Arc::new(Mutex::new(String::from("first")));
+/// let resolver = Resolver::builder().vault("rotating", Rotating(current.clone())).build()?;
+/// let config: Config = resolver.scope(|| {
+///     serde_json::from_str(r#"{"db_password": "{vault://rotating/db}"}"#)
+/// })?;
+/// let changes = config.db_password.subscribe();
+/// assert_eq!(config.db_password.expose_secret(), "first");
+///
+/// *current.lock().unwrap() = String::from("second");
+/// resolver.refresh_all();   // what the rotation thread does on its schedule
+/// assert_eq!(config.db_password.expose_secret(), "second");
+/// assert!(changes.try_recv().is_ok());
+/// # Ok::<(), secret_ref::Error>(())
+/// ```
+pub struct Live<T> {
+    inner: Arc<Shared<T>>,
+}
+
+/// A value in its own allocation, wiped when freed. `tag` comes first, at a fixed offset,
+/// so that the group can read it whatever `T` is.
+#[repr(C)]
+struct Node<T> {
+    tag: Tag,
+    value: T,
+    wipe: fn(&mut T),
+}
+
+impl<T> Drop for Node<T> {
+    fn drop(&mut self) {
+        (self.wipe)(&mut self.value);
+    }
+}
+
+/// Frees a `Node<T>` erased to `*mut ()`.
+///
+/// # Safety
+/// `ptr` must come from `Box::<Node<T>>::into_raw` and be freed once.
+unsafe fn drop_node<T>(ptr: *mut ()) {
+    drop(unsafe { Box::from_raw(ptr.cast::<Node<T>>()) });
+}
+
+struct Shared<T> {
+    /// The current value; null until resolved. Owned: a `Box<Node<T>>` made into a pointer.
+    current: AtomicPtr<Node<T>>,
+    /// The vault secret this live secret follows, once resolved through the cache.
+    group: OnceLock<Arc<Group>>,
+    /// Values replaced outside any group (a literal never is; a secret read without the
+    /// cache may be, by `Resolver::refresh`), until no reader protects them.
+    retired: Mutex<Vec<ErasedNode>>,
+    /// The reference as written; `None` for a literal.
+    raw: Option<Box<str>>,
+    parsed: OnceBox<Option<Reference>>,
+    subscribers: Mutex<Vec<Sender<()>>>,
+    version: AtomicU64,
+    /// A keyed digest of the text the value came from: a secret shares its vault secret with
+    /// others (`db/user`, `db/password`), and only a change of its own part is a change.
+    digest: AtomicU64,
+    wipe: fn(&mut T),
+    /// `AtomicPtr` is `Send` and `Sync` whatever it points to; this makes `Shared<T>` only as
+    /// shareable as `T` is.
+    _owns: PhantomData<Box<Node<T>>>,
+}
+
+fn digest(text: &str) -> u64 {
+    crate::digest::DigestWriter::new()
+        .part(text.as_bytes())
+        .finish()
+        .first()
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        let current = *self.current.get_mut();
+        if !current.is_null() {
+            // SAFETY: `current` came from `Box::into_raw` and is owned here; no reader is
+            // left, since a guard borrows a `Live`, which holds this `Shared`.
+            drop(unsafe { Box::from_raw(current) });
+        }
+        // Values retired outside a group drop (and are wiped) with their vector.
+    }
+}
+
+impl<T: Zeroize> Live<T> {
+    /// A literal value, which never changes.
+    pub fn new(value: T) -> Self {
+        Self::from_parts(Some(value), None)
+    }
+
+    /// An unresolved secret that will follow `reference`.
+    pub fn from_reference(reference: Reference) -> Self {
+        let live = Self::from_parts(None, Some(reference.as_str().into()));
+        let _ = live.inner.parsed.set(Box::new(Some(reference)));
+        live
+    }
+
+    fn from_parts(value: Option<T>, raw: Option<Box<str>>) -> Self {
+        hazard::init();
+        let wipe = T::zeroize;
+        let current = value.map_or(std::ptr::null_mut(), |value| {
+            Box::into_raw(Box::new(Node {
+                tag: Tag::default(),
+                value,
+                wipe,
+            }))
+        });
+        Live {
+            inner: Arc::new(Shared {
+                current: AtomicPtr::new(current),
+                group: OnceLock::new(),
+                retired: Mutex::new(Vec::new()),
+                raw,
+                parsed: OnceBox::new(),
+                subscribers: Mutex::new(Vec::new()),
+                version: AtomicU64::new(0),
+                digest: AtomicU64::new(0),
+                wipe,
+                _owns: PhantomData,
+            }),
+        }
+    }
+}
+
+/// A read of a [`Live`] secret: derefs to the value, which stays valid (and unchanged)
+/// while the guard lives, even if the secret rotates meanwhile; the value that rotated out
+/// is freed, and wiped, once its last guard is dropped.
+///
+/// While a guard lives, the other live secrets that read the *same vault secret*, read on
+/// the same thread, come from the same version of it (up to 8 guards held at once): a
+/// password and a port read together always belong together.
+///
+/// `Debug` never shows the value. A guard is not `Send`: drop it on the thread that made it.
+pub struct LiveRef<'a, T> {
+    node: *mut Node<T>,
+    slot: hazard::Slot,
+    _live: PhantomData<&'a Live<T>>,
+}
+
+impl<T> std::ops::Deref for LiveRef<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the node is protected (a hazard pointer of this thread, or a version pinned
+        // by one) until the guard drops, and nobody mutates a published node.
+        unsafe { &(*self.node).value }
+    }
+}
+
+impl<T> Drop for LiveRef<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        hazard::release(self.node.cast(), self.slot);
+    }
+}
+
+impl<T> fmt::Debug for LiveRef<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LiveRef([REDACTED])")
+    }
+}
+
+impl<T: PartialEq> PartialEq<T> for LiveRef<'_, T> {
+    fn eq(&self, other: &T) -> bool {
+        **self == *other
+    }
+}
+
+impl PartialEq<str> for LiveRef<'_, String> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for LiveRef<'_, String> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<T> Live<T> {
+    /// The current value, as a guard that derefs to it. Panics (with the reference, never a
+    /// value) if the secret was never resolved; see
+    /// [`try_expose_secret`](Live::try_expose_secret).
+    #[track_caller]
+    #[inline]
+    pub fn expose_secret(&self) -> LiveRef<'_, T> {
+        match self.try_expose_secret() {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The current value, or an [`ErrorKind::Unresolved`](crate::ErrorKind::Unresolved) error.
+    #[inline]
+    pub fn try_expose_secret(&self) -> Result<LiveRef<'_, T>, Error> {
+        let shared = &*self.inner;
+        let group = shared.group.get();
+        let pin = group.and_then(|g| hazard::pinned(g.id));
+        let Some(mut protected) = hazard::protect(&shared.current) else {
+            return Err(crate::secret::unresolved(
+                self.reference_str().unwrap_or(""),
+            ));
+        };
+        if let Some(g) = group {
+            let version = match pin {
+                None => {
+                    // SAFETY: protected above.
+                    let tag = unsafe { (*protected.node).tag };
+                    tag.from.max(g.published())
+                }
+                Some(v) => {
+                    protected = self.at_version(g, protected, v);
+                    v
+                }
+            };
+            hazard::set_pin(&protected, g.id, version);
+        }
+        Ok(LiveRef {
+            node: protected.node,
+            slot: protected.slot,
+            _live: PhantomData,
+        })
+    }
+
+    /// The value at group version `v`, which another guard of this thread pins.
+    #[cold]
+    fn at_version(
+        &self,
+        g: &Group,
+        mut protected: hazard::Protected<Node<T>>,
+        v: u64,
+    ) -> hazard::Protected<Node<T>> {
+        loop {
+            // SAFETY: `protected` is protected.
+            let tag = unsafe { (*protected.node).tag };
+            if tag.from == v || (tag.from < v && g.published() >= v) {
+                return protected;
+            }
+            if tag.from > v {
+                // Rotated since: the value of version `v` is kept by the group while the
+                // pinning guard lives. (A secret that joined after `v` has none: current.)
+                return match g.retired_at(Arc::as_ptr(&self.inner) as *const () as usize, v) {
+                    Some(ptr) => {
+                        hazard::release(protected.node.cast(), protected.slot);
+                        hazard::protect_known(ptr.cast::<Node<T>>())
+                    }
+                    None => protected,
+                };
+            }
+            // Version `v` is being published and this value is not in yet: wait for it.
+            std::thread::yield_now();
+            // A value, once there, is only ever replaced, never removed.
+            let Some(next) = hazard::protect(&self.inner.current) else {
+                return protected;
+            };
+            hazard::release(protected.node.cast(), protected.slot);
+            protected = next;
+        }
+    }
+
+    /// A channel that receives `()` each time the value changes. Changes sent while nobody
+    /// receives are kept until read; drop the receiver to unsubscribe.
+    pub fn subscribe(&self) -> Receiver<()> {
+        let (tx, rx) = channel();
+        lock(&self.inner.subscribers).push(tx);
+        rx
+    }
+
+    /// How many times the value changed since it was first resolved.
+    pub fn version(&self) -> u64 {
+        self.inner.version.load(Ordering::Acquire)
+    }
+
+    /// The reference this secret follows; `None` for a literal or a malformed reference.
+    pub fn reference(&self) -> Option<&Reference> {
+        let raw = self.inner.raw.as_deref()?;
+        self.inner
+            .parsed
+            .get_or_init(|| Box::new(Reference::parse(raw).ok()))
+            .as_ref()
+    }
+
+    /// The reference exactly as written.
+    pub fn reference_str(&self) -> Option<&str> {
+        self.inner.raw.as_deref()
+    }
+
+    /// Whether a value is available.
+    pub fn is_resolved(&self) -> bool {
+        !self.inner.current.load(Ordering::Acquire).is_null()
+    }
+
+    /// Whether the secret was written as a literal.
+    pub fn is_literal(&self) -> bool {
+        self.inner.raw.is_none()
+    }
+
+    /// The resolver's handle on this secret, to update it when its vault's value changes.
+    pub(crate) fn sink(&self) -> Arc<dyn LiveSink>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.inner.clone()
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
+    fn swap(&self, prepared: Prepared, tag: Tag) -> Option<(ErasedNode, Tag)> {
+        let node = prepared.node.ptr.cast::<Node<T>>();
+        // Ownership moves into `current`: the erased owner must not free it.
+        std::mem::forget(prepared.node);
+        // SAFETY: `node` is a `Box<Node<T>>` nobody else sees yet.
+        unsafe { (*node).tag = tag };
+        self.digest.store(prepared.digest, Ordering::Release);
+        let previous = self.current.swap(node, Ordering::AcqRel);
+        if previous.is_null() {
+            return None;
+        }
+        self.version.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: `previous` was current, hence a live `Box<Node<T>>`; it is no longer
+        // published, and is handed over as a whole.
+        let old_tag = unsafe { (*previous).tag };
+        Some((
+            ErasedNode {
+                ptr: previous.cast(),
+                drop: drop_node::<T>,
+            },
+            old_tag,
+        ))
+    }
+
+    /// A value outside any group: swapped in, and what it replaced freed once unprotected.
+    fn replace_alone(&self, prepared: Prepared) {
+        let old = self.swap(prepared, Tag::default());
+        let mut retired = lock(&self.retired);
+        if let Some((old, _)) = old {
+            retired.push(old);
+        }
+        if !retired.is_empty()
+            && let Some(protected) = hazard::protected_pointers()
+        {
+            retired.retain(|n| protected.binary_search(&(n.ptr as usize)).is_ok());
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
+    fn id(&self) -> usize {
+        self as *const Self as *const () as usize
+    }
+
+    fn prepare(&self, text: Zeroizing<String>) -> Result<Option<Prepared>, ConvertError> {
+        let new = digest(&text);
+        if !self.current.load(Ordering::Acquire).is_null()
+            && self.digest.load(Ordering::Acquire) == new
+        {
+            return Ok(None);
+        }
+        let value = convert::from_text::<T>(text)?;
+        let node = Box::into_raw(Box::new(Node {
+            tag: Tag::default(),
+            value,
+            wipe: self.wipe,
+        }));
+        Ok(Some(Prepared {
+            node: ErasedNode {
+                ptr: node.cast(),
+                drop: drop_node::<T>,
+            },
+            digest: new,
+        }))
+    }
+
+    fn publish(&self, prepared: Prepared, tag: Tag) -> Option<(ErasedNode, Tag)> {
+        self.swap(prepared, tag)
+    }
+
+    fn current(&self) -> Option<(usize, Tag)> {
+        let p = self.current.load(Ordering::Acquire);
+        // SAFETY: called under the group's lock, which every replacement of a grouped
+        // value takes: the current value cannot be freed meanwhile.
+        (!p.is_null()).then(|| (p as usize, unsafe { (*p).tag }))
+    }
+
+    fn join(&self, group: &Arc<Group>) -> bool {
+        let joined = self.group.get_or_init(|| group.clone());
+        Arc::ptr_eq(joined, group)
+    }
+
+    fn notify(&self) {
+        // Dead receivers are dropped here, which is how unsubscribing works.
+        lock(&self.subscribers).retain(|tx| tx.send(()).is_ok());
+    }
+}
+
+impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> SecretSlot for Live<T> {
+    fn reference_str(&self) -> Option<&str> {
+        Live::reference_str(self)
+    }
+
+    fn has_value(&self) -> bool {
+        self.is_resolved()
+    }
+
+    fn accept(&mut self, text: Zeroizing<String>) -> Result<(), ConvertError> {
+        if let Some(prepared) = self.inner.prepare(text)? {
+            let had = self.is_resolved();
+            self.inner.replace_alone(prepared);
+            if had {
+                self.inner.notify();
+            }
+        }
+        Ok(())
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn live(&self) -> Option<Arc<dyn LiveSink>> {
+        self.reference_str().map(|_| self.sink())
+    }
+}
+
+impl<T> Clone for Live<T> {
+    /// Clones share the live value: this copies no secret.
+    fn clone(&self) -> Self {
+        Live {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Live<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.is_resolved(), &self.inner.raw) {
+            (false, Some(raw)) => write!(f, "Live({})", Redacted(raw)),
+            _ => f.write_str("Live([REDACTED])"),
+        }
+    }
+}
+
+impl<T> Serialize for Live<T> {
+    /// Writes the reference back; a literal refuses, as `Secret<T>` does.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.inner.raw {
+            Some(raw) => serializer.serialize_str(raw),
+            None => Err(serde::ser::Error::custom(
+                "refusing to serialize a literal secret",
+            )),
+        }
+    }
+}
+
+impl<'de, T: Zeroize + DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Live<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (value, raw) = crate::secret::deserialize_parts::<T, D>(deserializer)?;
+        let mut live = Live::from_parts(value, raw);
+        if !live.is_resolved() && crate::resolver::in_scope() {
+            crate::resolver::resolve_in_scope(&mut live);
+        }
+        Ok(live)
+    }
+}
+
+impl<T: Zeroize + DeserializeOwned> From<Secret<T>> for Live<T> {
+    fn from(secret: Secret<T>) -> Self {
+        let (value, raw) = secret.into_parts();
+        Live::from_parts(value, raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Text;
+
+    fn live(value: &str) -> (Live<String>, Arc<dyn LiveSink>) {
+        let live = Live::from_reference("{vault://v/db}".parse().unwrap());
+        let sink = live.sink();
+        let _ = value;
+        (live, sink)
+    }
+
+    fn member(sink: &Arc<dyn LiveSink>, key: &str) -> Member {
+        Member {
+            sink: Arc::downgrade(sink),
+            key: Some(key.into()),
+            reference: "{vault://v/db}".into(),
+            vault: "v".into(),
+        }
+    }
+
+    fn text(user: &str, port: u16) -> Text {
+        Arc::new(Zeroizing::new(format!(
+            r#"{{"user":"{user}","port":{port}}}"#
+        )))
+    }
+
+    #[test]
+    fn the_fence_mode_is_decided_once() {
+        // On Linux with `membarrier`, readers use the light fence; elsewhere a real one.
+        // Either way the answer does not change.
+        assert_eq!(hazard::asymmetric(), hazard::asymmetric());
+    }
+
+    #[test]
+    fn rotated_out_values_are_freed_once_unread() {
+        let group = Group::new();
+        let (user, user_sink) = live("u");
+        group
+            .join(&user_sink, member(&user_sink, "user"), &text("u0", 1))
+            .ok();
+        assert_eq!(*user.expose_secret(), "u0");
+        // A guard held across a publication keeps its value...
+        let held = user.expose_secret();
+        group.publish(&text("u1", 1));
+        assert_eq!(group.retired_len(), 1);
+        assert_eq!(*held, "u0");
+        drop(held);
+        // ...which the next publication frees.
+        group.publish(&text("u2", 1));
+        assert_eq!(group.retired_len(), 0);
+        // Without guards, nothing is kept.
+        for i in 3..100 {
+            group.publish(&text(&format!("u{i}"), 1));
+            assert_eq!(group.retired_len(), 0);
+        }
+        assert_eq!(*user.expose_secret(), "u99");
+    }
+
+    #[test]
+    fn fields_of_one_secret_are_read_at_one_version() {
+        let group = Group::new();
+        let user: Live<String> = Live::from_reference("{vault://v/db/user}".parse().unwrap());
+        let port: Live<u16> = Live::from_reference("{vault://v/db/port}".parse().unwrap());
+        let (us, ps) = (user.sink(), port.sink());
+        group.join(&us, member(&us, "user"), &text("a", 1)).ok();
+        group.join(&ps, member(&ps, "port"), &text("a", 1)).ok();
+        let u = user.expose_secret();
+        group.publish(&text("b", 2));
+        // `u` pins version 0: the port read now is the one that goes with it.
+        assert_eq!(*port.expose_secret(), 1);
+        assert_eq!(*u, "a");
+        drop(u);
+        assert_eq!(*port.expose_secret(), 2);
+        let p = port.expose_secret();
+        group.publish(&text("c", 3));
+        assert_eq!(*user.expose_secret(), "b");
+        drop(p);
+        assert_eq!(*user.expose_secret(), "c");
+    }
+}
