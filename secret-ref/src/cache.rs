@@ -401,6 +401,53 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
     }
 }
 
+/// A small map bounded like the cache, for what backends keep between fetches (logins,
+/// HTTP agents, credential providers): least recently used out past the capacity.
+pub(crate) struct Bounded<K: std::hash::Hash + Eq, V> {
+    map: Mutex<LruCache<K, V>>,
+}
+
+impl<K: std::hash::Hash + Eq, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: Mutex::new(LruCache::unbounded()),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Bounded<K, V> {
+    /// The value for `key`, now the most recently used.
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        lock(&self.map).get(key).cloned()
+    }
+
+    /// Keeps `value` for `key` (or the value another thread stored first, which is
+    /// returned), and drops the least recently used entries past `capacity`.
+    pub(crate) fn insert(&self, key: K, value: V, capacity: usize) -> V {
+        let mut map = lock(&self.map);
+        let kept = map.get_or_insert(key, || value).clone();
+        while map.len() > capacity.max(1) {
+            map.pop_lru();
+        }
+        kept
+    }
+
+    /// Replaces the value for `key`.
+    pub(crate) fn put(&self, key: K, value: V, capacity: usize) {
+        let mut map = lock(&self.map);
+        map.put(key, value);
+        while map.len() > capacity.max(1) {
+            map.pop_lru();
+        }
+    }
+
+    /// How many entries are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -584,6 +631,21 @@ mod tests {
         }
         cache.get(&5, &(), Ttls::default(), || ok("v"));
         assert_eq!(cache.len(), 4);
+    }
+
+    #[test]
+    fn bounded_maps_keep_the_most_recently_used() {
+        let map: Bounded<u32, u32> = Bounded::default();
+        for k in 0..10 {
+            map.insert(k, k, 3);
+        }
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.get(&9), Some(9));
+        assert_eq!(map.get(&0), None);
+        // The first value stored wins; the caller gets it.
+        assert_eq!(map.insert(9, 99, 3), 9);
+        map.put(9, 99, 3);
+        assert_eq!(map.get(&9), Some(99));
     }
 
     #[test]

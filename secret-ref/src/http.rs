@@ -1,9 +1,7 @@
 //! The one HTTP client every remote vault uses: blocking ureq over rustls (ring), with TLS
 //! verification on by default, an optional CA file, and timeouts.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ureq::Agent;
@@ -14,8 +12,9 @@ use ureq::unversioned::transport::{
 };
 use zeroize::Zeroizing;
 
+use crate::cache::Bounded;
 use crate::error::{ErrorKind, VaultError};
-use crate::vault::{VaultConfig, file};
+use crate::vault::{Request, VaultConfig, file};
 
 const DEFAULT_CONNECT: Duration = Duration::from_secs(5);
 const DEFAULT_READ: Duration = Duration::from_secs(10);
@@ -51,26 +50,32 @@ impl Settings {
     }
 }
 
-/// Agents by settings: building one parses the CA file and sets up TLS, so it is done once.
+/// Agents by settings: building one parses the CA file and sets up TLS, so it is done once
+/// (per settings, among the most recently used: see `ResolverBuilder::cache_capacity`).
 #[derive(Default)]
 pub(crate) struct Agents {
-    agents: Mutex<HashMap<Settings, Agent>>,
+    agents: Bounded<Settings, Agent>,
 }
 
 impl Agents {
-    /// The agent for these settings, built on first use; `max_file_size` bounds the
-    /// `ca_cert` read (see [`crate::ResolverBuilder::max_file_size`]).
-    pub(crate) fn get(&self, settings: &Settings, max_file_size: u64) -> Result<Agent, VaultError> {
-        if let Some(agent) = self.agents.lock().expect("agents lock").get(settings) {
-            return Ok(agent.clone());
+    /// The agent for a request's settings, built on first use; the request's
+    /// `max_file_size` bounds the `ca_cert` read.
+    pub(crate) fn get(
+        &self,
+        settings: &Settings,
+        request: &Request<'_>,
+    ) -> Result<Agent, VaultError> {
+        if let Some(agent) = self.agents.get(settings) {
+            return Ok(agent);
         }
         // Built without the lock: reading `ca_cert` and setting up TLS must not hold up
         // fetches that use other settings (nor all of them, if the file is slow to read).
         // Two threads may build the same agent at once; the first one stored is kept, so
         // every caller shares it.
-        let agent = build(settings, max_file_size)?;
-        let mut agents = self.agents.lock().expect("agents lock");
-        Ok(agents.entry(settings.clone()).or_insert(agent).clone())
+        let agent = build(settings, request.max_file_size())?;
+        Ok(self
+            .agents
+            .insert(settings.clone(), agent, request.cache_capacity()))
     }
 }
 

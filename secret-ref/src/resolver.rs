@@ -58,6 +58,7 @@ struct Inner {
     named: HashMap<String, Named>,
     cache: Cache<FetchKey, Arc<Effective>>,
     concurrency: usize,
+    cache_capacity: usize,
     /// The option classes a reference may set, as [`OptionClass::bit`]s.
     reference_classes: u8,
     /// The insecure settings already reported, by vault name: each is reported once.
@@ -567,7 +568,9 @@ impl Resolver {
         version: Option<u32>,
         config: &'a VaultConfig,
     ) -> Request<'a> {
-        Request::new(resource, version, config).with_max_file_size(self.inner.max_file_size)
+        Request::new(resource, version, config)
+            .with_max_file_size(self.inner.max_file_size)
+            .with_cache_capacity(self.inner.cache_capacity)
     }
 
     /// Fetches distinct remote secrets through the cache, several at a time (bounded by
@@ -1340,6 +1343,7 @@ impl ResolverBuilder {
                 backends,
                 named,
                 cache: Cache::new(self.cache_capacity, self.clock),
+                cache_capacity: self.cache_capacity,
                 concurrency: self.concurrency,
                 reference_classes: self.reference_classes,
                 warned: Mutex::new(Vec::new()),

@@ -257,6 +257,9 @@ impl<T> Live<T> {
         let shared = &*self.inner;
         let group = shared.group.get();
         let pin = group.and_then(|g| hazard::pinned(g.id));
+        // Read before the value is protected: a value current after this read covers the
+        // version read (see `at_version`).
+        let published = group.map_or(0, |g| g.published());
         let Some(mut protected) = hazard::protect(&shared.current) else {
             return Err(crate::secret::unresolved(
                 self.reference_str().unwrap_or(""),
@@ -267,10 +270,12 @@ impl<T> Live<T> {
                 None => {
                     // SAFETY: protected above.
                     let tag = unsafe { (*protected.node).tag };
-                    tag.from.max(g.published())
+                    // The value is current at `published` or later: either it is part of a
+                    // publication in progress (from > published), or it covers `published`.
+                    tag.from.max(published)
                 }
                 Some(v) => {
-                    protected = self.at_version(g, protected, v);
+                    protected = self.at_version(g, protected, published, v);
                     v
                 }
             };
@@ -284,17 +289,21 @@ impl<T> Live<T> {
     }
 
     /// The value at group version `v`, which another guard of this thread pins.
+    /// `protected` was made current after `published` was read.
     #[cold]
     fn at_version(
         &self,
         g: &Group,
         mut protected: hazard::Protected<Node<T>>,
+        mut published: u64,
         v: u64,
     ) -> hazard::Protected<Node<T>> {
         loop {
             // SAFETY: `protected` is protected.
             let tag = unsafe { (*protected.node).tag };
-            if tag.from == v || (tag.from < v && g.published() >= v) {
+            // Current after version `published` was complete: if that is `v` or later, a
+            // value older than `v` is still this secret's value at `v`.
+            if tag.from == v || (tag.from < v && published >= v) {
                 return protected;
             }
             if tag.from > v {
@@ -310,6 +319,7 @@ impl<T> Live<T> {
             }
             // Version `v` is being published and this value is not in yet: wait for it.
             std::thread::yield_now();
+            published = g.published();
             // A value, once there, is only ever replaced, never removed.
             let Some(next) = hazard::protect(&self.inner.current) else {
                 return protected;

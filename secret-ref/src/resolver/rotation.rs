@@ -1,12 +1,16 @@
 //! Rotation: asking the vaults again for cached secrets whose `ttl` ran out, as Kong's
 //! `secret-rotation` timer does, on a thread of the resolver's own.
 
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::{Effective, FetchKey, Inner, Resolver, resurrection_for_key};
 use crate::audit;
+use crate::cache::{JITTER, lock};
+use crate::clock::jitter;
 
 /// Kong's default rotation interval (`KONG_VAULT_ROTATION_INTERVAL`).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -35,18 +39,23 @@ impl Resolver {
     /// they are, as in Kong. Readers are never blocked: they get the previous value until the
     /// new one is in.
     pub fn rotate(&self) -> RotationReport {
-        self.rotate_keys(false)
+        self.rotate_keys(false, None)
     }
 
     /// Fetches every cached secret again now, whatever its `ttl`, and updates the live
     /// secrets that follow them.
     pub fn refresh_all(&self) -> RotationReport {
-        self.rotate_keys(true)
+        self.rotate_keys(true, None)
     }
 
-    fn rotate_keys(&self, force: bool) -> RotationReport {
+    /// A pass over every cached secret; with `stop`, the secrets not yet started when it is
+    /// set are left for the next pass, so that stopping the thread does not wait for them.
+    fn rotate_keys(&self, force: bool, stop: Option<&AtomicBool>) -> RotationReport {
         let keys = self.inner.cache.entries();
         let results = self.for_each_bounded(&keys, |(key, effective)| {
+            if stop.is_some_and(|s| s.load(Ordering::Acquire)) {
+                return None;
+            }
             self.rotate_key(key, effective, force)
         });
         let mut report = RotationReport {
@@ -93,9 +102,7 @@ impl Resolver {
             (_, Some(err)) => {
                 let warning = resurrection_for_key(err, &label, &key.backend);
                 audit::resurrected(&warning);
-                if let Some(hook) = &self.inner.on_warning {
-                    hook(&warning);
-                }
+                self.warn(&warning);
                 Rotated::Resurrected
             }
             (Err(_), None) => Rotated::Failed,
@@ -121,7 +128,9 @@ impl Resolver {
     /// Runs [`rotate`](Resolver::rotate) every `interval` on a thread of its own, until the
     /// returned [`Rotation`] is dropped (or stopped), or every clone of this resolver is
     /// dropped. Kong rotates every 60 seconds; a secret is refreshed at the first pass after
-    /// its `ttl` ran out, so `interval` is the granularity of rotation.
+    /// its `ttl` ran out, so `interval` is the granularity of rotation. Each wait is moved by
+    /// up to 10% either way, so that a fleet of services started together does not ask the
+    /// vault in lockstep.
     ///
     /// ```
     /// use std::time::Duration;
@@ -133,35 +142,55 @@ impl Resolver {
     /// rotation.stop();
     /// ```
     pub fn start_rotation(&self, interval: Duration) -> Rotation {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let control = Arc::new(Control {
+            stopped: Mutex::new(false),
+            wake: Condvar::new(),
+            stopping: AtomicBool::new(false),
+        });
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let signal = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("secret-ref-rotation".into())
-            .spawn(move || {
-                let (lock, wake) = &*signal;
-                let mut stopped = lock.lock().expect("rotation lock");
-                loop {
-                    // Waits the interval, or less if told to stop (even before waiting).
-                    let (guard, _) = wake
-                        .wait_timeout_while(stopped, interval, |stop| !*stop)
-                        .expect("rotation lock");
-                    stopped = guard;
-                    if *stopped {
-                        break;
-                    }
-                    // The resolver is gone: nothing left to rotate.
-                    let Some(inner) = weak.upgrade() else { break };
-                    drop(stopped);
-                    Resolver { inner }.rotate();
-                    stopped = lock.lock().expect("rotation lock");
-                }
-            })
-            .expect("spawning the rotation thread");
+        let (alive, exited) = channel::<()>();
+        let thread = {
+            let control = control.clone();
+            std::thread::Builder::new()
+                .name("secret-ref-rotation".into())
+                .spawn(move || rotation_thread(&control, &weak, interval, alive))
+        };
         Rotation {
-            stop,
-            thread: Some(thread),
+            control,
+            // Without a thread (the system refused one), the handle does nothing.
+            thread: thread.ok(),
+            exited,
         }
+    }
+}
+
+/// What a rotation thread and its handle share.
+struct Control {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+    /// Read by a pass in progress, between secrets.
+    stopping: AtomicBool,
+}
+
+/// The thread: waits (jittered), then rotates, until stopped or its resolver is gone.
+/// `_alive` is dropped when the thread ends, which is how its handle knows.
+fn rotation_thread(control: &Control, weak: &Weak<Inner>, interval: Duration, _alive: Sender<()>) {
+    let mut stopped = lock(&control.stopped);
+    loop {
+        // Waits the interval, or less if told to stop (even before waiting).
+        let (guard, _) = control
+            .wake
+            .wait_timeout_while(stopped, jitter(interval, JITTER), |stop| !*stop)
+            .unwrap_or_else(PoisonError::into_inner);
+        stopped = guard;
+        if *stopped {
+            break;
+        }
+        // The resolver is gone: nothing left to rotate.
+        let Some(inner) = weak.upgrade() else { break };
+        drop(stopped);
+        Resolver { inner }.rotate_keys(false, Some(&control.stopping));
+        stopped = lock(&control.stopped);
     }
 }
 
@@ -173,15 +202,22 @@ enum Rotated {
     Failed,
 }
 
-/// A running rotation thread; see [`Resolver::start_rotation`]. Dropping it stops the thread
-/// (waiting for a pass in progress to finish).
+/// A running rotation thread; see [`Resolver::start_rotation`]. Dropping it stops the
+/// thread: at once if it is waiting; if a pass is in progress, the pass stops before its next
+/// secret, and `drop` returns without waiting for a fetch in flight (the thread ends when
+/// that fetch does, within the vault's `read_timeout`).
+#[must_use = "dropping the Rotation stops the thread at once"]
 pub struct Rotation {
-    stop: Arc<(Mutex<bool>, Condvar)>,
+    control: Arc<Control>,
     thread: Option<JoinHandle<()>>,
+    exited: Receiver<()>,
 }
 
+/// How long stopping waits for a pass in progress before leaving the thread to end alone.
+const STOP_GRACE: Duration = Duration::from_millis(100);
+
 impl Rotation {
-    /// Stops the thread and waits for it.
+    /// Stops the thread, and waits for it unless a fetch is in flight (see the type's docs).
     pub fn stop(mut self) {
         self.halt();
     }
@@ -192,11 +228,19 @@ impl Rotation {
     }
 
     fn halt(&mut self) {
-        let (lock, wake) = &*self.stop;
-        *lock.lock().expect("rotation lock") = true;
-        wake.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        self.control.stopping.store(true, Ordering::Release);
+        *lock(&self.control.stopped) = true;
+        self.control.wake.notify_all();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        match self.exited.recv_timeout(STOP_GRACE) {
+            // Ended (the channel closes with the thread): join to reap it.
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+            }
+            // A fetch is in flight: the thread ends by itself once it returns.
+            Err(RecvTimeoutError::Timeout) => drop(thread),
         }
     }
 }

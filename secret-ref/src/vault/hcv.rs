@@ -37,9 +37,8 @@
 //! a `403` with such a token logs in again and retries once. Tokens and secret ids never
 //! appear in errors or `Debug` output.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -47,6 +46,7 @@ use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
 use super::{Request, Vault, VaultConfig, VaultOption, file};
+use crate::cache::Bounded;
 use crate::digest::{Digest, DigestWriter};
 use crate::error::{ErrorKind, VaultError};
 use crate::http::{self, Agents, encode_segment};
@@ -56,8 +56,8 @@ use crate::http::{self, Agents, encode_segment};
 pub struct HcvVault {
     agents: Agents,
     /// Tokens from logins, by a keyed digest of the settings that produced them (which
-    /// include a secret id: the key must not hold it).
-    tokens: Mutex<HashMap<Digest, Login>>,
+    /// include a secret id: the key must not hold it); the most recently used are kept.
+    tokens: Bounded<Digest, Arc<Login>>,
 }
 
 struct Login {
@@ -276,10 +276,9 @@ impl Vault for HcvVault {
 
     fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
         let settings = Settings::read(request.config())?;
-        let agent = self.agents.get(
-            &http::Settings::from_config(request.config())?,
-            request.max_file_size(),
-        )?;
+        let agent = self
+            .agents
+            .get(&http::Settings::from_config(request.config())?, request)?;
         let path = encode_segments(request.resource(), "secret path")?;
         let url = match (settings.kv, request.version()) {
             (Kv::V1, None | Some(1)) => format!("{}/v1/{}/{path}", settings.base, settings.mount),
@@ -298,7 +297,7 @@ impl Vault for HcvVault {
 
         let mut relogged = false;
         loop {
-            let token = self.token(&settings, &agent, relogged, request.max_file_size())?;
+            let token = self.token(&settings, &agent, relogged, request)?;
             let response = http::send(&agent, "GET", &url, &settings.headers(Some(&token)), None)?;
             match response.status {
                 200 => return data(&response.body, settings.kv, request.resource()),
@@ -321,14 +320,15 @@ impl Vault for HcvVault {
 
 impl HcvVault {
     /// The token to send: the configured one, or one from a (cached) login, which reads its
-    /// token files within `max_file_size` bytes.
+    /// token files within the request's `max_file_size`.
     fn token(
         &self,
         settings: &Settings<'_>,
         agent: &ureq::Agent,
         fresh: bool,
-        max_file_size: u64,
+        request: &Request<'_>,
     ) -> Result<Zeroizing<String>, VaultError> {
+        let (max_file_size, capacity) = (request.max_file_size(), request.cache_capacity());
         if settings.auth == Auth::Token {
             return match get(settings.config, "token") {
                 Some(t) => Ok(Zeroizing::new(t.to_owned())),
@@ -338,14 +338,11 @@ impl HcvVault {
             };
         }
         let key = settings.login_key();
+        if let Some(login) = self.tokens.get(&key)
+            && !fresh
+            && login.until.is_none_or(|t| Instant::now() < t)
         {
-            let tokens = self.tokens.lock().expect("tokens lock");
-            if let Some(login) = tokens.get(&key)
-                && !fresh
-                && login.until.is_none_or(|t| Instant::now() < t)
-            {
-                return Ok(login.token.clone());
-            }
+            return Ok(login.token.clone());
         }
         let login = match settings.auth {
             Auth::AppRole => approle(settings, agent, max_file_size)?,
@@ -353,7 +350,7 @@ impl HcvVault {
             Auth::Token => unreachable!("handled above"),
         };
         let token = login.token.clone();
-        self.tokens.lock().expect("tokens lock").insert(key, login);
+        self.tokens.put(key, Arc::new(login), capacity);
         Ok(token)
     }
 }

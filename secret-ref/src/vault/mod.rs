@@ -305,6 +305,7 @@ pub struct Request<'a> {
     pub(crate) version: Option<u32>,
     pub(crate) config: &'a VaultConfig,
     pub(crate) max_file_size: u64,
+    pub(crate) cache_capacity: usize,
 }
 
 /// The largest file a backend reads by default (a secret, a CA bundle, a token file): 1 MiB.
@@ -319,7 +320,21 @@ impl<'a> Request<'a> {
             version,
             config,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            cache_capacity: crate::cache::DEFAULT_CAPACITY,
         }
+    }
+
+    /// The same request with another bound for what the backend keeps between fetches (see
+    /// [`ResolverBuilder::cache_capacity`](crate::ResolverBuilder::cache_capacity)).
+    pub fn with_cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries.max(1);
+        self
+    }
+
+    /// How many entries the backend may keep in each of its caches (logins, connections,
+    /// credential providers); past it, the least recently used go.
+    pub fn cache_capacity(&self) -> usize {
+        self.cache_capacity
     }
 
     /// The same request with another file size limit (see

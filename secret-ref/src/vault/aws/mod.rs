@@ -33,7 +33,6 @@
 
 mod runtime;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -45,6 +44,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::{Request, Vault, VaultConfig, VaultOption};
+use crate::cache::{Bounded, lock};
 use crate::error::{ErrorKind, VaultError};
 use crate::http::{self, Agents};
 
@@ -89,8 +89,9 @@ pub struct AwsVault {
     agents: Agents,
     /// Where credentials come from, instead of the AWS chain.
     source: Option<SharedCredentialsProvider>,
-    /// Credential providers and their last credentials, by the settings that shape them.
-    providers: Mutex<HashMap<ProviderKey, Arc<Provider>>>,
+    /// Credential providers and their last credentials, by the settings that shape them
+    /// (the most recently used are kept).
+    providers: Bounded<ProviderKey, Arc<Provider>>,
 }
 
 impl std::fmt::Debug for AwsVault {
@@ -261,11 +262,10 @@ impl Vault for AwsVault {
         let region = region(config)?;
         let stage = stage(request.version())?;
         let url = format!("{}/", endpoint(config, &region)?);
-        let agent = self.agents.get(
-            &http::Settings::from_config(config)?,
-            request.max_file_size(),
-        )?;
-        let credentials = self.credentials(config, &region)?;
+        let agent = self
+            .agents
+            .get(&http::Settings::from_config(config)?, request)?;
+        let credentials = self.credentials(config, &region, request.cache_capacity())?;
 
         let body = serde_json::to_vec(&serde_json::json!({
             "SecretId": request.resource(),
@@ -292,29 +292,31 @@ impl Vault for AwsVault {
 }
 
 impl AwsVault {
-    fn credentials(&self, config: &VaultConfig, region: &str) -> Result<Credentials, VaultError> {
+    fn credentials(
+        &self,
+        config: &VaultConfig,
+        region: &str,
+        capacity: usize,
+    ) -> Result<Credentials, VaultError> {
         let key = ProviderKey {
             region: region.to_owned(),
             assume_role_arn: get(config, "assume_role_arn").map(str::to_owned),
             role_session_name: get(config, "role_session_name").map(str::to_owned),
             sts_endpoint_url: get(config, "sts_endpoint_url").map(str::to_owned),
         };
-        let provider = {
-            let mut providers = self.providers.lock().expect("providers lock");
-            match providers.get(&key) {
-                Some(p) => p.clone(),
-                None => {
-                    let p = Arc::new(Provider {
-                        provider: provider(&key, self.source.clone()),
-                        current: Mutex::new(None),
-                    });
-                    providers.insert(key, p.clone());
-                    p
-                }
+        let provider = match self.providers.get(&key) {
+            Some(p) => p,
+            None => {
+                // Built without a lock held (it reads the AWS profile files).
+                let p = Arc::new(Provider {
+                    provider: provider(&key, self.source.clone()),
+                    current: Mutex::new(None),
+                });
+                self.providers.insert(key, p, capacity)
             }
         };
         // One refresh at a time per provider: concurrent fetches wait for it.
-        let mut current = provider.current.lock().expect("credentials lock");
+        let mut current = lock(&provider.current);
         if let Some(c) = &*current {
             let fresh = c
                 .expiry()

@@ -99,7 +99,7 @@ impl Future for SleepFuture {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.0.lock().expect("sleep lock");
+        let mut state = crate::cache::lock(&self.0);
         if state.0 {
             Poll::Ready(())
         } else {
@@ -115,7 +115,7 @@ impl AsyncSleep for ThreadSleep {
         let done = state.clone();
         std::thread::spawn(move || {
             std::thread::sleep(duration);
-            let mut state = done.lock().expect("sleep lock");
+            let mut state = crate::cache::lock(&done);
             state.0 = true;
             if let Some(waker) = state.1.take() {
                 waker.wake();
