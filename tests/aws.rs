@@ -5,7 +5,10 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{Moto, unique};
+use secret_ref::clock::ManualClock;
 use secret_ref::kong_conf::Loader;
 use secret_ref::vault::aws::{AwsVault, Credentials};
 use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
@@ -24,8 +27,13 @@ fn vault() -> AwsVault {
 }
 
 fn resolver(settings: &str) -> Resolver {
+    resolver_on(settings, Arc::new(ManualClock::new()))
+}
+
+/// A resolver whose cache reads the given clock.
+fn resolver_on(settings: &str, clock: Arc<ManualClock>) -> Resolver {
     let conf = Loader::new().text("kong.conf", settings).load().unwrap();
-    conf.configure(Resolver::builder().vault("aws", vault()))
+    conf.configure(Resolver::builder().vault("aws", vault()).clock(clock))
         .unwrap()
         .build()
         .unwrap()
@@ -267,7 +275,11 @@ fn live_secrets_and_retry_follow_put_secret_value() {
     let Some(moto) = Moto::new() else { return };
     let name = unique("live");
     create(&moto, &name, &[json!({"password": "v1"})]);
-    let r = resolver(&format!("{}vault_aws_ttl = 1", moto.settings()));
+    let clock = Arc::new(ManualClock::new());
+    let r = resolver_on(
+        &format!("{}vault_aws_ttl = 1", moto.settings()),
+        clock.clone(),
+    );
 
     #[derive(Deserialize, ResolveSecrets)]
     struct Service {
@@ -279,12 +291,14 @@ fn live_secrets_and_retry_follow_put_secret_value() {
         .scope(|| serde_json::from_value(json!({"live": reference, "once": reference})))
         .unwrap();
     let changes = service.live.subscribe();
-    let rotation = r.start_rotation(std::time::Duration::from_millis(250));
+    let rotation = r.start_rotation(std::time::Duration::from_millis(10));
     let (status, body) = moto.call(
         "PutSecretValue",
         json!({"SecretId": name, "SecretString": json!({"password": "v2"}).to_string()}),
     );
     assert_eq!(status, 200, "{body}");
+    // The next rotation pass after the ttl brings it.
+    clock.advance(std::time::Duration::from_secs(1));
     changes
         .recv_timeout(std::time::Duration::from_secs(10))
         .expect("the new AWSCURRENT arrives");
@@ -311,22 +325,26 @@ fn rotation_resurrects_then_expires_when_moto_stops() {
     }
     let (mut server, own) = common::own_moto();
     create(&own, "db", &[json!({"password": "v1"})]);
-    let r = resolver(&format!(
-        "{}vault_aws_ttl = 0.5\nvault_aws_resurrect_ttl = 2\nvault_aws_connect_timeout = 0.5",
-        own.settings()
-    ));
+    let clock = Arc::new(ManualClock::new());
+    let r = resolver_on(
+        &format!(
+            "{}vault_aws_ttl = 0.5\nvault_aws_resurrect_ttl = 2\nvault_aws_connect_timeout = 0.5",
+            own.settings()
+        ),
+        clock.clone(),
+    );
     let mut live: secret_ref::Live<String> =
         secret_ref::Live::from_reference("{vault://aws/db/password}".parse().unwrap());
     r.resolve(&mut live).unwrap();
 
     server.kill().unwrap();
     server.wait().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(600));
+    clock.advance(std::time::Duration::from_millis(600));
     let report = r.rotate();
     assert_eq!(report.resurrected, 1, "{report:?}");
     assert_eq!(get(&r, "{vault://aws/db/password}").unwrap(), "v1");
 
-    std::thread::sleep(std::time::Duration::from_millis(2200));
+    clock.advance(std::time::Duration::from_millis(2200));
     assert_eq!(r.rotate().failed, 1);
     assert_eq!(
         get(&r, "{vault://aws/db/password}").unwrap_err().kind(),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Bao, unique};
+use secret_ref::clock::ManualClock;
 use secret_ref::kong_conf::Loader;
 use secret_ref::vault::OptionClass;
 use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
@@ -520,6 +521,7 @@ fn resurrect_ttl_when_the_server_stops() {
 
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let seen = warnings.clone();
+    let clock = Arc::new(ManualClock::new());
     let r = Loader::new()
         .text(
             "kong.conf",
@@ -531,12 +533,16 @@ fn resurrect_ttl_when_the_server_stops() {
         )
         .load()
         .unwrap()
-        .configure(Resolver::builder().on_warning(move |f| {
-            // The plain-http warning is not what this test is about.
-            if f.kind() != ErrorKind::Insecure {
-                seen.lock().unwrap().push(f.to_string())
-            }
-        }))
+        .configure(
+            Resolver::builder()
+                .clock(clock.clone())
+                .on_warning(move |f| {
+                    // The plain-http warning is not what this test is about.
+                    if f.kind() != ErrorKind::Insecure {
+                        seen.lock().unwrap().push(f.to_string())
+                    }
+                }),
+        )
         .unwrap()
         .build()
         .unwrap();
@@ -548,7 +554,7 @@ fn resurrect_ttl_when_the_server_stops() {
     server.kill().unwrap();
     server.wait().unwrap();
 
-    std::thread::sleep(Duration::from_millis(1500));
+    clock.advance(Duration::from_millis(1500));
     assert_eq!(
         get(&r, "{vault://hcv/db/password}").unwrap(),
         "before-the-outage"
@@ -561,7 +567,7 @@ fn resurrect_ttl_when_the_server_stops() {
         seen[0]
     );
 
-    std::thread::sleep(Duration::from_millis(3500));
+    clock.advance(Duration::from_millis(3500));
     let err = get(&r, "{vault://hcv/db/password}").unwrap_err();
     assert_eq!(
         err.kind(),
@@ -588,7 +594,12 @@ fn live_secret_follows_a_new_version() {
         )
         .load()
         .unwrap();
-    let resolver = conf.resolver().unwrap();
+    let clock = Arc::new(ManualClock::new());
+    let resolver = conf
+        .configure(Resolver::builder().clock(clock.clone()))
+        .unwrap()
+        .build()
+        .unwrap();
 
     #[derive(Deserialize, ResolveSecrets)]
     struct Service {
@@ -603,17 +614,15 @@ fn live_secret_follows_a_new_version() {
     let rotation = resolver.start_rotation(conf.rotation_interval().unwrap());
     assert_eq!(*service.password.expose_secret(), "v1");
 
-    let written = std::time::Instant::now();
     bao.write_kv2(&p, json!({"password": "v2"}));
+    // Within the ttl, the rotation thread leaves it alone...
+    assert!(changes.recv_timeout(Duration::from_millis(600)).is_err());
+    assert_eq!(*service.password.expose_secret(), "v1");
+    // ...and once it runs out, the next pass brings the new version.
+    clock.advance(Duration::from_secs(1));
     changes
         .recv_timeout(Duration::from_secs(10))
         .expect("the new version arrives");
-    // ttl (1 s) plus one interval (0.25 s), and a margin for the machine.
-    assert!(
-        written.elapsed() < Duration::from_millis(1250 + 1000),
-        "{:?}",
-        written.elapsed()
-    );
     assert_eq!(*service.password.expose_secret(), "v2");
     rotation.stop();
 }
@@ -667,6 +676,7 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
     own.write_kv2("db", json!({"password": "v1"}));
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let seen = warnings.clone();
+    let clock = Arc::new(ManualClock::new());
     let r = Loader::new()
         .text(
             "kong.conf",
@@ -677,12 +687,16 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
         )
         .load()
         .unwrap()
-        .configure(Resolver::builder().on_warning(move |f| {
-            // The plain-http warning is not what this test is about.
-            if f.kind() != ErrorKind::Insecure {
-                seen.lock().unwrap().push(f.to_string())
-            }
-        }))
+        .configure(
+            Resolver::builder()
+                .clock(clock.clone())
+                .on_warning(move |f| {
+                    // The plain-http warning is not what this test is about.
+                    if f.kind() != ErrorKind::Insecure {
+                        seen.lock().unwrap().push(f.to_string())
+                    }
+                }),
+        )
         .unwrap()
         .build()
         .unwrap();
@@ -692,13 +706,13 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
 
     // A new version first, to see the rotation work.
     own.write_kv2("db", json!({"password": "v2"}));
-    std::thread::sleep(Duration::from_millis(600));
+    clock.advance(Duration::from_millis(600));
     assert_eq!(r.rotate().changed, 1);
     assert_eq!(*live.expose_secret(), "v2");
 
     server.kill().unwrap();
     server.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    clock.advance(Duration::from_millis(600));
     let report = r.rotate();
     assert_eq!(report.resurrected, 1, "{report:?}");
     assert_eq!(*live.expose_secret(), "v2");
@@ -711,7 +725,7 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
             .any(|w| w.contains("serving the previous value"))
     );
 
-    std::thread::sleep(Duration::from_millis(2200));
+    clock.advance(Duration::from_millis(2200));
     let report = r.rotate();
     assert_eq!(report.failed, 1, "{report:?}");
     assert_eq!(

@@ -587,7 +587,7 @@ fn get_applies_keys_and_versions() {
     );
 }
 
-/// A vault that records how many fetches run at once.
+/// A vault that records how many fetches run at once (and holds each until four do).
 #[derive(Clone, Default)]
 struct Slow {
     running: Arc<AtomicUsize>,
@@ -604,7 +604,12 @@ impl Vault for Slow {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        // Hold the fetch until four run at once (the bound under test), so that the peak
+        // does not depend on timing; a deadline keeps a regression from hanging the suite.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.peak.load(Ordering::SeqCst) < 4 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
         self.running.fetch_sub(1, Ordering::SeqCst);
         Ok(Zeroizing::new(format!("value-of-{}", request.resource())))
     }
