@@ -104,7 +104,16 @@ static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
 /// Whether readers may use the light fence: decided once, by registering for
 /// `membarrier(PRIVATE_EXPEDITED)`.
+#[inline]
 fn mode() -> u8 {
+    match MODE.load(Ordering::Acquire) {
+        UNKNOWN => decide(),
+        mode => mode,
+    }
+}
+
+#[cold]
+fn decide() -> u8 {
     match MODE.load(Ordering::Acquire) {
         UNKNOWN => {
             let mode = if register_membarrier() {
@@ -189,6 +198,7 @@ pub(crate) enum Slot {
 }
 
 /// The version that another guard of this thread pins for `group`, if any.
+#[inline]
 pub(crate) fn pinned(group: u64) -> Option<u64> {
     if group == 0 {
         return None;
@@ -208,6 +218,7 @@ pub(crate) fn pinned(group: u64) -> Option<u64> {
 
 /// Protects the current value of `current`: publishes it in a slot and checks it is still
 /// current. `None` if there is no value.
+#[inline]
 pub(crate) fn protect<N>(current: &AtomicPtr<N>) -> Option<Protected<N>> {
     let mode = mode();
     let local = LOCAL.try_with(|local| {
@@ -226,8 +237,8 @@ pub(crate) fn protect<N>(current: &AtomicPtr<N>) -> Option<Protected<N>> {
             slot.store(p.cast(), Ordering::Relaxed);
             reader_fence(mode);
             if current.load(Ordering::Acquire) == p {
+                // The slot's pin was reset when it was last released.
                 local.used.set(used | (1 << free));
-                local.pins[free].set((0, 0));
                 return Some(Some(Protected {
                     node: p,
                     slot: Slot::Local(free as u8),
@@ -266,7 +277,6 @@ pub(crate) fn protect_known<N>(node: *mut N) -> Protected<N> {
         }
         local.hazards.slots[free].store(node.cast(), Ordering::Release);
         local.used.set(used | (1 << free));
-        local.pins[free].set((0, 0));
         Some(Slot::Local(free as u8))
     });
     let slot = match local {
@@ -281,6 +291,7 @@ pub(crate) fn protect_known<N>(node: *mut N) -> Protected<N> {
 
 /// Records which group and version a protection pins (thread-private; overflow guards pin
 /// nothing).
+#[inline]
 pub(crate) fn set_pin<N>(protected: &Protected<N>, group: u64, version: u64) {
     if let Slot::Local(i) = protected.slot {
         let _ = LOCAL.try_with(|local| local.pins[i as usize].set((group, version)));
@@ -288,6 +299,7 @@ pub(crate) fn set_pin<N>(protected: &Protected<N>, group: u64, version: u64) {
 }
 
 /// Ends a protection.
+#[inline]
 pub(crate) fn release(node: *mut (), slot: Slot) {
     match slot {
         Slot::Local(i) => {
