@@ -283,3 +283,71 @@ fn two_hundred_start_stop_cycles_leave_no_threads() {
     drop(rotation);
     wait_for_no_rotation_threads();
 }
+
+#[test]
+fn guards_held_across_rotations_stay_valid_and_consistent() {
+    let vault = Switch::default();
+    vault.set(&pair(0));
+    let resolver = Resolver::builder()
+        .vault("switch", vault.clone())
+        .configure("switch", "ttl", "60")
+        .build()
+        .unwrap();
+    let db: Arc<Db> = Arc::new(resolver.scope(|| serde_json::from_str(DB)).unwrap());
+    let done = Arc::new(AtomicBool::new(false));
+    // Readers that hold guards across rotations, in every order, and drop them in every
+    // order: each value read must be whole (a freed value would not parse) and the pairs
+    // read together must belong together.
+    let readers: Vec<_> = (0..6)
+        .map(|t| {
+            let (db, done) = (db.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut checks = 0u64;
+                let whole = |user: &str, port: u16| {
+                    let n: u32 = user.trim_start_matches("user-").parse().expect("whole");
+                    assert_eq!(1000 + n % 60000, u32::from(port), "a mixed pair");
+                };
+                while !done.load(Ordering::Acquire) {
+                    match t % 3 {
+                        0 => {
+                            let u = db.user.expose_secret();
+                            std::thread::yield_now();
+                            let p = db.port.expose_secret();
+                            drop(u);
+                            std::thread::yield_now();
+                            let u2 = db.user.expose_secret();
+                            whole(&u2, *p);
+                        }
+                        1 => {
+                            let p = db.port.expose_secret();
+                            let guards: Vec<_> = (0..12).map(|_| db.user.expose_secret()).collect();
+                            for u in &guards {
+                                whole(u, *p);
+                            }
+                            drop(p);
+                            std::thread::yield_now();
+                            drop(guards);
+                        }
+                        _ => {
+                            let u = db.user.expose_secret();
+                            let user = u.clone();
+                            drop(u);
+                            let p = db.port.expose_secret();
+                            let _ = (user, *p);
+                        }
+                    }
+                    checks += 1;
+                }
+                checks
+            })
+        })
+        .collect();
+    for n in 1..=20_000 {
+        vault.set(&pair(n));
+        resolver.refresh_all();
+    }
+    done.store(true, Ordering::Release);
+    let checks: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(checks > 0);
+    assert_eq!(*db.user.expose_secret(), "user-20000");
+}

@@ -201,14 +201,15 @@ impl Reference {
         &self.raw
     }
 
-    /// The reference with the values of credential-like query options (`token`,
-    /// `secret_id`, ...) replaced by `***`, for logs and error messages.
+    /// The reference with the values of query options that may be credentials (`token`,
+    /// `secret_id`, a misspelt or unknown option: every option but those a backend declared
+    /// as something else) replaced by `***`, for logs and error messages.
     ///
     /// ```
     /// use secret_ref::Reference;
     ///
-    /// let r = Reference::parse("{vault://hcv/db/password?token=s.abc&mount=kv}")?;
-    /// assert_eq!(r.redacted().to_string(), "{vault://hcv/db/password?token=***&mount=kv}");
+    /// let r = Reference::parse("{vault://env/db/password?token=s.abc&prefix=APP_}")?;
+    /// assert_eq!(r.redacted().to_string(), "{vault://env/db/password?token=***&prefix=APP_}");
     /// # Ok::<(), secret_ref::ReferenceError>(())
     /// ```
     pub fn redacted(&self) -> Redacted<'_> {
@@ -248,8 +249,8 @@ impl FromStr for Reference {
 /// // Names are decoded before they are matched, and a credential's value runs to the next
 /// // `&` (or the end), `#` included.
 /// assert_eq!(
-///     Redacted::new("{vault://hcv/db?t%6Fken=s.abc#def&mount=kv}").to_string(),
-///     "{vault://hcv/db?t%6Fken=***&mount=kv}"
+///     Redacted::new("{vault://env/db?t%6Fken=s.abc#def&prefix=APP_}").to_string(),
+///     "{vault://env/db?t%6Fken=***&prefix=APP_}"
 /// );
 /// assert_eq!(Redacted::new("{vault:/env/almost}").to_string(), "[REDACTED]");
 /// ```
@@ -1112,9 +1113,9 @@ mod tests {
     #[test]
     fn scrubbing() {
         assert_eq!(
-            scrub("{vault://hcv/a?token=s.123&mount=kv&approle_secret_id=xyz#2}"),
+            scrub("{vault://hcv/a?token=s.123&prefix=kv&approle_secret_id=xyz#2}"),
             // The last credential runs to the closing brace: a `#` may be part of it.
-            "{vault://hcv/a?token=***&mount=kv&approle_secret_id=***}"
+            "{vault://hcv/a?token=***&prefix=kv&approle_secret_id=***}"
         );
         assert_eq!(scrub("{vault://env/a}"), "{vault://env/a}");
         // Malformed references are scrubbed too.

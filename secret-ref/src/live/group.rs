@@ -13,7 +13,7 @@
 //! pointers and to free what nobody reads.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use zeroize::Zeroizing;
@@ -29,6 +29,28 @@ use crate::error::{ErrorKind, Failure};
 pub(crate) struct Tag {
     pub(crate) group: u64,
     pub(crate) from: u64,
+}
+
+/// The start of every value's allocation, whatever its type, so that the group can read it.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) tag: Tag,
+    /// The value this one replaced (null for a first value), set before it is published
+    /// and never changed: a reader pinned at an older version walks back along it. The
+    /// values it walks through are kept while the version is pinned (see `reclaim`).
+    pub(crate) older: AtomicPtr<()>,
+    /// While the publication that made this value current is in progress: readers that pin
+    /// no version yet use `older` instead, and may protect it only while this is set. Cleared
+    /// before the publication frees anything.
+    pub(crate) bridging: AtomicBool,
+}
+
+impl Header {
+    /// # Safety
+    /// `ptr` must point to a live value's allocation (which starts with a `Header`).
+    pub(crate) unsafe fn of<'a>(ptr: *mut ()) -> &'a Header {
+        unsafe { &*ptr.cast::<Header>() }
+    }
 }
 
 /// A value's allocation, type-erased: the owner frees it (wiping the value) when dropped.
@@ -66,8 +88,9 @@ pub(crate) trait LiveSink: Send + Sync {
         &self,
         text: Zeroizing<String>,
     ) -> Result<Option<Prepared>, crate::convert::ConvertError>;
-    /// Makes a prepared value current, tagged; returns the value it replaces.
-    fn publish(&self, prepared: Prepared, tag: Tag) -> Option<(ErasedNode, Tag)>;
+    /// Makes a prepared value current, tagged, with `older` pointing to the value it
+    /// replaces; returns that value and the new one's address.
+    fn publish(&self, prepared: Prepared, tag: Tag) -> (Option<(ErasedNode, Tag)>, *mut ());
     /// The current value's address and tag.
     fn current(&self) -> Option<(usize, Tag)>;
     /// Joins a group (once); whether it is now in this one.
@@ -87,7 +110,6 @@ pub(crate) struct Member {
 
 struct Retired {
     node: ErasedNode,
-    member: usize,
     tag: Tag,
     /// The version from which another value replaced it.
     until: u64,
@@ -100,14 +122,15 @@ struct State {
     members: Vec<(usize, Member)>,
     /// Bumped when members join, so that a publication prepared for fewer members retries.
     generation: u64,
-    retired: Vec<Retired>,
 }
 
-/// The live secrets following one vault secret.
+/// The live secrets following one vault secret. Readers take none of its locks.
 pub(crate) struct Group {
     pub(crate) id: u64,
     published: AtomicU64,
+    /// Held by writers (publications, joins) for the whole of their work.
     state: Mutex<State>,
+    retired: Mutex<Vec<Retired>>,
 }
 
 /// A member whose value changed in a publication.
@@ -137,8 +160,8 @@ impl Group {
                 text: None,
                 members: Vec::new(),
                 generation: 0,
-                retired: Vec::new(),
             }),
+            retired: Mutex::new(Vec::new()),
         })
     }
 
@@ -152,15 +175,6 @@ impl Group {
         let mut st = lock(&self.state);
         st.members.retain(|(_, m)| m.sink.strong_count() > 0);
         st.members.len()
-    }
-
-    /// A member's value at `version`, kept in the group because a guard pins that version.
-    pub(crate) fn retired_at(&self, member: usize, version: u64) -> Option<*mut ()> {
-        lock(&self.state)
-            .retired
-            .iter()
-            .find(|r| r.member == member && r.tag.from <= version && version < r.until)
-            .map(|r| r.node.ptr)
     }
 
     /// Adds a live secret that was just resolved from `whole` (the vault secret's text) and
@@ -186,21 +200,27 @@ impl Group {
             if st.version != version {
                 continue;
             }
-            if let Some(prepared) = prepared
-                && let Some((old, tag)) = sink.publish(
+            if let Some(prepared) = prepared {
+                let (old, new) = sink.publish(
                     prepared,
                     Tag {
                         group: self.id,
                         from: version,
                     },
-                )
-            {
-                st.retired.push(Retired {
-                    node: old,
-                    member: sink.id(),
-                    tag,
-                    until: version,
-                });
+                );
+                // A first value of a member joins an existing version: nothing is in
+                // progress for readers to bridge, nor older to walk back to.
+                // SAFETY: `new` is current, and freed only under this lock.
+                let header = unsafe { Header::of(new) };
+                header.bridging.store(false, Ordering::Release);
+                header.older.store(std::ptr::null_mut(), Ordering::Release);
+                if let Some((old, tag)) = old {
+                    lock(&self.retired).push(Retired {
+                        node: old,
+                        tag,
+                        until: version,
+                    });
+                }
             }
             if st.text.is_none() {
                 st.text = Some(text);
@@ -256,17 +276,19 @@ impl Group {
             }
             let next = version + 1;
             let mut changed = Vec::with_capacity(ready.len());
+            let mut published = Vec::with_capacity(ready.len());
             for (sink, prepared, reference, vault) in ready {
-                if let Some((old, tag)) = sink.publish(
+                let (old, new) = sink.publish(
                     prepared,
                     Tag {
                         group: self.id,
                         from: next,
                     },
-                ) {
-                    st.retired.push(Retired {
+                );
+                published.push(new);
+                if let Some((old, tag)) = old {
+                    lock(&self.retired).push(Retired {
                         node: old,
-                        member: sink.id(),
                         tag,
                         until: next,
                     });
@@ -281,6 +303,14 @@ impl Group {
                 st.version = next;
                 self.published.store(next, Ordering::Release);
             }
+            // The publication is complete: readers no longer need the bridges to the values
+            // it replaced, which may now be freed.
+            for new in published {
+                // SAFETY: `new` is current, and freed only under this lock.
+                unsafe { Header::of(new) }
+                    .bridging
+                    .store(false, Ordering::Release);
+            }
             st.text = Some(text.clone());
             self.reclaim(&mut st);
             return Publication { changed, failed };
@@ -291,7 +321,7 @@ impl Group {
     /// not of a version a protected value of this group may pin (a reader holding a value
     /// from version `f` may pin any version from `f` on).
     fn reclaim(&self, st: &mut State) {
-        if st.retired.is_empty() {
+        if lock(&self.retired).is_empty() {
             return;
         }
         let Some(protected) = hazard::protected_pointers() else {
@@ -311,19 +341,25 @@ impl Group {
                 pin(tag);
             }
         }
-        for r in &st.retired {
+        let mut retired = lock(&self.retired);
+        for r in retired.iter() {
             if held(r.node.ptr as usize) {
                 pin(r.tag);
             }
         }
-        st.retired
-            .retain(|r| held(r.node.ptr as usize) || pinned_from.is_some_and(|f| r.until > f));
+        // Freed (and wiped) outside the lock, which readers take.
+        let (keep, free): (Vec<_>, Vec<_>) = std::mem::take(&mut *retired)
+            .into_iter()
+            .partition(|r| held(r.node.ptr as usize) || pinned_from.is_some_and(|f| r.until > f));
+        *retired = keep;
+        drop(retired);
+        drop(free);
     }
 
     /// How many rotated-out values the group still keeps (for tests of reclamation).
     #[cfg(test)]
     pub(crate) fn retired_len(&self) -> usize {
-        lock(&self.state).retired.len()
+        lock(&self.retired).len()
     }
 }
 

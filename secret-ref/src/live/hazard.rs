@@ -151,8 +151,14 @@ fn register_membarrier() -> bool {
     false
 }
 
+/// The reader's fence between publishing a protection and checking that it still holds.
 #[inline]
-fn reader_fence(mode: u8) {
+pub(crate) fn reader_fence() {
+    fence_for(mode());
+}
+
+#[inline]
+fn fence_for(mode: u8) {
     if mode == ASYMMETRIC {
         compiler_fence(Ordering::SeqCst);
     } else {
@@ -235,7 +241,7 @@ pub(crate) fn protect<N>(current: &AtomicPtr<N>) -> Option<Protected<N>> {
                 return Some(None);
             }
             slot.store(p.cast(), Ordering::Relaxed);
-            reader_fence(mode);
+            fence_for(mode);
             if current.load(Ordering::Acquire) == p {
                 // The slot's pin was reset when it was last released.
                 local.used.set(used | (1 << free));

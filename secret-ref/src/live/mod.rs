@@ -6,7 +6,7 @@ mod hazard;
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, Zeroizing};
 
-use group::{ErasedNode, Prepared, Tag};
+use group::{ErasedNode, Header, Prepared, Tag};
 pub(crate) use group::{Group, LiveSink, Member, PrepareError};
 
 use crate::cache::lock;
@@ -77,13 +77,31 @@ pub struct Live<T> {
     inner: Arc<Shared<T>>,
 }
 
-/// A value in its own allocation, wiped when freed. `tag` comes first, at a fixed offset,
-/// so that the group can read it whatever `T` is.
+/// A value in its own allocation, wiped when freed. The header comes first, at a fixed
+/// offset, so that the group can read it whatever `T` is.
 #[repr(C)]
 struct Node<T> {
-    tag: Tag,
+    header: Header,
     value: T,
     wipe: fn(&mut T),
+}
+
+impl<T> Node<T> {
+    fn new(value: T, wipe: fn(&mut T)) -> Self {
+        Node {
+            header: Header {
+                tag: Tag::default(),
+                older: AtomicPtr::new(std::ptr::null_mut()),
+                bridging: AtomicBool::new(false),
+            },
+            value,
+            wipe,
+        }
+    }
+
+    fn tag(&self) -> Tag {
+        self.header.tag
+    }
 }
 
 impl<T> Drop for Node<T> {
@@ -158,11 +176,7 @@ impl<T: Zeroize> Live<T> {
         hazard::init();
         let wipe = T::zeroize;
         let current = value.map_or(std::ptr::null_mut(), |value| {
-            Box::into_raw(Box::new(Node {
-                tag: Tag::default(),
-                value,
-                wipe,
-            }))
+            Box::into_raw(Box::new(Node::new(value, wipe)))
         });
         Live {
             inner: Arc::new(Shared {
@@ -214,6 +228,16 @@ impl<T> Drop for LiveRef<'_, T> {
     }
 }
 
+impl<'a, T> LiveRef<'a, T> {
+    fn new(p: hazard::Protected<Node<T>>) -> Self {
+        LiveRef {
+            node: p.node,
+            slot: p.slot,
+            _live: PhantomData,
+        }
+    }
+}
+
 impl<T> fmt::Debug for LiveRef<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("LiveRef([REDACTED])")
@@ -255,78 +279,111 @@ impl<T> Live<T> {
     #[inline]
     pub fn try_expose_secret(&self) -> Result<LiveRef<'_, T>, Error> {
         let shared = &*self.inner;
-        let group = shared.group.get();
-        let pin = group.and_then(|g| hazard::pinned(g.id));
-        // Read before the value is protected: a value current after this read covers the
-        // version read (see `at_version`).
-        let published = group.map_or(0, |g| g.published());
-        let Some(mut protected) = hazard::protect(&shared.current) else {
-            return Err(crate::secret::unresolved(
-                self.reference_str().unwrap_or(""),
-            ));
-        };
-        if let Some(g) = group {
-            let version = match pin {
-                None => {
-                    // SAFETY: protected above.
-                    let tag = unsafe { (*protected.node).tag };
-                    // The value is current at `published` or later: either it is part of a
-                    // publication in progress (from > published), or it covers `published`.
-                    tag.from.max(published)
-                }
-                Some(v) => {
-                    protected = self.at_version(g, protected, published, v);
-                    v
-                }
+        let Some(group) = shared.group.get() else {
+            // Not following a vault secret: no version to agree on.
+            return match hazard::protect(&shared.current) {
+                Some(p) => Ok(LiveRef::new(p)),
+                None => Err(crate::secret::unresolved(
+                    self.reference_str().unwrap_or(""),
+                )),
             };
-            hazard::set_pin(&protected, g.id, version);
+        };
+        let protected = match hazard::pinned(group.id) {
+            Some(v) => self.at_version(group, v),
+            None => self.latest_complete(group),
+        };
+        match protected {
+            Some((p, version)) => {
+                hazard::set_pin(&p, group.id, version);
+                Ok(LiveRef::new(p))
+            }
+            None => Err(crate::secret::unresolved(
+                self.reference_str().unwrap_or(""),
+            )),
         }
-        Ok(LiveRef {
-            node: protected.node,
-            slot: protected.slot,
-            _live: PhantomData,
-        })
     }
 
-    /// The value at group version `v`, which another guard of this thread pins.
-    /// `protected` was made current after `published` was read.
-    #[cold]
-    fn at_version(
-        &self,
-        g: &Group,
-        mut protected: hazard::Protected<Node<T>>,
-        mut published: u64,
-        v: u64,
-    ) -> hazard::Protected<Node<T>> {
+    /// The value at the last version whose publication is complete, and that version. A
+    /// value from a publication in progress is bridged to the value it replaces, so that a
+    /// reader never waits for a writer.
+    fn latest_complete(&self, g: &Group) -> Option<(hazard::Protected<Node<T>>, u64)> {
         loop {
-            // SAFETY: `protected` is protected.
-            let tag = unsafe { (*protected.node).tag };
-            // Current after version `published` was complete: if that is `v` or later, a
-            // value older than `v` is still this secret's value at `v`.
-            if tag.from == v || (tag.from < v && published >= v) {
-                return protected;
+            // Read before the value is protected: a value current after this read, and not
+            // from a later publication, covers the version read.
+            let published = g.published();
+            let p = hazard::protect(&self.inner.current)?;
+            // SAFETY: protected.
+            let tag = unsafe { (*p.node).tag() };
+            if tag.from <= published {
+                return Some((p, published));
             }
-            if tag.from > v {
-                // Rotated since: the value of version `v` is kept by the group while the
-                // pinning guard lives. (A secret that joined after `v` has none: current.)
-                return match g.retired_at(Arc::as_ptr(&self.inner) as *const () as usize, v) {
-                    Some(ptr) => {
-                        hazard::release(protected.node.cast(), protected.slot);
-                        hazard::protect_known(ptr.cast::<Node<T>>())
-                    }
-                    None => protected,
-                };
+            match self.bridge(p) {
+                // It covers the versions from its own up to the one in progress, all of
+                // them complete; the latest it covers that is known complete is pinned.
+                Some(older) => {
+                    // SAFETY: protected.
+                    let from = unsafe { (*older.node).tag() }.from;
+                    return Some((older, published.max(from)));
+                }
+                // The publication completed meanwhile: read again.
+                None => continue,
             }
-            // Version `v` is being published and this value is not in yet: wait for it.
-            std::thread::yield_now();
-            published = g.published();
-            // A value, once there, is only ever replaced, never removed.
-            let Some(next) = hazard::protect(&self.inner.current) else {
-                return protected;
-            };
-            hazard::release(protected.node.cast(), protected.slot);
-            protected = next;
         }
+    }
+
+    /// Given a protected value from a publication in progress, the value it replaced,
+    /// protected instead (`p` is released either way); `None` once that publication is
+    /// complete (then the value it replaced may be gone).
+    fn bridge(&self, p: hazard::Protected<Node<T>>) -> Option<hazard::Protected<Node<T>>> {
+        // SAFETY: `p` is protected until released below.
+        let header = unsafe { &(*p.node).header };
+        let older = header.older.load(Ordering::Acquire);
+        let q = if older.is_null() {
+            None
+        } else {
+            // Protected, then checked: while the bridge is open, the publication has freed
+            // nothing, and once it frees, it sees this protection.
+            let q = hazard::protect_known(older.cast::<Node<T>>());
+            hazard::reader_fence();
+            if header.bridging.load(Ordering::Acquire) {
+                Some(q)
+            } else {
+                hazard::release(q.node.cast(), q.slot);
+                None
+            }
+        };
+        hazard::release(p.node.cast(), p.slot);
+        q
+    }
+
+    /// The value at group version `v`, which another guard of this thread pins: the current
+    /// value, or an older one found by walking back from it. Lock-free: the values walked
+    /// through are kept while `v` is pinned.
+    #[cold]
+    fn at_version(&self, _g: &Group, v: u64) -> Option<(hazard::Protected<Node<T>>, u64)> {
+        let p = hazard::protect(&self.inner.current)?;
+        let mut at = p.node;
+        loop {
+            // SAFETY: `at` is `p` (protected) or a value it replaced with `until > v`, which
+            // the group keeps while `v` is pinned.
+            let header = unsafe { &(*at).header };
+            if header.tag.from <= v {
+                break;
+            }
+            let older = header.older.load(Ordering::Acquire).cast::<Node<T>>();
+            if older.is_null() {
+                // A secret that joined after `v` has no value of `v`: its first one.
+                break;
+            }
+            at = older;
+        }
+        if at == p.node {
+            return Some((p, v));
+        }
+        // Protected in its own right, so that it outlives the pinning guard if need be.
+        let q = hazard::protect_known(at);
+        hazard::release(p.node.cast(), p.slot);
+        Some((q, v))
     }
 
     /// A channel that receives `()` each time the value changes. Changes sent while nobody
@@ -376,33 +433,53 @@ impl<T> Live<T> {
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
-    fn swap(&self, prepared: Prepared, tag: Tag) -> Option<(ErasedNode, Tag)> {
+    /// Makes `prepared` current. Callers that replace a grouped value hold the group's
+    /// writer lock, so `current` cannot change under them.
+    fn swap(&self, prepared: Prepared, tag: Tag) -> (Option<(ErasedNode, Tag)>, *mut ()) {
         let node = prepared.node.ptr.cast::<Node<T>>();
         // Ownership moves into `current`: the erased owner must not free it.
         std::mem::forget(prepared.node);
+        let before = self.current.load(Ordering::Acquire);
         // SAFETY: `node` is a `Box<Node<T>>` nobody else sees yet.
-        unsafe { (*node).tag = tag };
+        unsafe {
+            (*node).header.tag = tag;
+            // The way back for pinned readers, and the bridge while the publication is in
+            // progress.
+            (*node).header.older.store(before.cast(), Ordering::Relaxed);
+            (*node)
+                .header
+                .bridging
+                .store(!before.is_null(), Ordering::Relaxed);
+        }
         self.digest.store(prepared.digest, Ordering::Release);
         let previous = self.current.swap(node, Ordering::AcqRel);
         if previous.is_null() {
-            return None;
+            return (None, node.cast());
         }
         self.version.fetch_add(1, Ordering::AcqRel);
         // SAFETY: `previous` was current, hence a live `Box<Node<T>>`; it is no longer
         // published, and is handed over as a whole.
-        let old_tag = unsafe { (*previous).tag };
-        Some((
-            ErasedNode {
-                ptr: previous.cast(),
-                drop: drop_node::<T>,
-            },
-            old_tag,
-        ))
+        let old_tag = unsafe { (*previous).tag() };
+        (
+            Some((
+                ErasedNode {
+                    ptr: previous.cast(),
+                    drop: drop_node::<T>,
+                },
+                old_tag,
+            )),
+            node.cast(),
+        )
     }
 
     /// A value outside any group: swapped in, and what it replaced freed once unprotected.
     fn replace_alone(&self, prepared: Prepared) {
-        let old = self.swap(prepared, Tag::default());
+        let (old, new) = self.swap(prepared, Tag::default());
+        // No group, no publication to bridge: readers of an ungrouped value never follow it.
+        // SAFETY: `new` is current.
+        let header = unsafe { Header::of(new) };
+        header.bridging.store(false, Ordering::Release);
+        header.older.store(std::ptr::null_mut(), Ordering::Release);
         let mut retired = lock(&self.retired);
         if let Some((old, _)) = old {
             retired.push(old);
@@ -428,11 +505,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
             return Ok(None);
         }
         let value = convert::from_text::<T>(text)?;
-        let node = Box::into_raw(Box::new(Node {
-            tag: Tag::default(),
-            value,
-            wipe: self.wipe,
-        }));
+        let node = Box::into_raw(Box::new(Node::new(value, self.wipe)));
         Ok(Some(Prepared {
             node: ErasedNode {
                 ptr: node.cast(),
@@ -442,7 +515,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
         }))
     }
 
-    fn publish(&self, prepared: Prepared, tag: Tag) -> Option<(ErasedNode, Tag)> {
+    fn publish(&self, prepared: Prepared, tag: Tag) -> (Option<(ErasedNode, Tag)>, *mut ()) {
         self.swap(prepared, tag)
     }
 
@@ -450,7 +523,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
         let p = self.current.load(Ordering::Acquire);
         // SAFETY: called under the group's lock, which every replacement of a grouped
         // value takes: the current value cannot be freed meanwhile.
-        (!p.is_null()).then(|| (p as usize, unsafe { (*p).tag }))
+        (!p.is_null()).then(|| (p as usize, unsafe { (*p).tag() }))
     }
 
     fn join(&self, group: &Arc<Group>) -> bool {
