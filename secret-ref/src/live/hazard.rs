@@ -211,12 +211,17 @@ pub(crate) fn pinned(group: u64) -> Option<u64> {
     }
     LOCAL
         .try_with(|local| {
-            let used = local.used.get();
-            (0..SLOTS)
-                .filter(|i| used & (1 << i) != 0)
-                .map(|i| local.pins[i].get())
-                .find(|(g, _)| *g == group)
-                .map(|(_, v)| v)
+            // Only the slots in use, lowest first.
+            let mut used = local.used.get();
+            while used != 0 {
+                let i = used.trailing_zeros() as usize;
+                let (g, v) = local.pins[i].get();
+                if g == group {
+                    return Some(v);
+                }
+                used &= used - 1;
+            }
+            None
         })
         .ok()
         .flatten()
@@ -224,7 +229,7 @@ pub(crate) fn pinned(group: u64) -> Option<u64> {
 
 /// Protects the current value of `current`: publishes it in a slot and checks it is still
 /// current. `None` if there is no value.
-#[inline]
+#[inline(always)]
 pub(crate) fn protect<N>(current: &AtomicPtr<N>) -> Option<Protected<N>> {
     let mode = mode();
     let local = LOCAL.try_with(|local| {

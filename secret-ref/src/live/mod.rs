@@ -306,6 +306,7 @@ impl<T> Live<T> {
     /// The value at the last version whose publication is complete, and that version. A
     /// value from a publication in progress is bridged to the value it replaces, so that a
     /// reader never waits for a writer.
+    #[inline]
     fn latest_complete(&self, g: &Group) -> Option<(hazard::Protected<Node<T>>, u64)> {
         loop {
             // Read before the value is protected: a value current after this read, and not
