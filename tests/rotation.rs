@@ -73,7 +73,9 @@ fn the_rotation_thread_keeps_live_secrets_current() {
     vault.set(Some(&json("app", "v1", 5432)));
     let changes = Arc::new(Mutex::new(Vec::new()));
     let seen = changes.clone();
+    let clock = Arc::new(ManualClock::new());
     let resolver = builder(&vault, "0.2")
+        .clock(clock.clone())
         .on_change(move |c| seen.lock().unwrap().push(c.reference().to_owned()))
         .build()
         .unwrap();
@@ -83,8 +85,10 @@ fn the_rotation_thread_keeps_live_secrets_current() {
     assert_eq!(*service.fixed.expose_secret(), "literal");
     let password_changes = service.password.subscribe();
 
-    let rotation = resolver.start_rotation(Duration::from_millis(50));
+    let rotation = resolver.start_rotation(Duration::from_millis(1));
     vault.set(Some(&json("app", "v2", 6543)));
+    // The ttl runs out: the thread's next pass fetches the new value.
+    clock.advance(Duration::from_millis(200));
     password_changes
         .recv_timeout(Duration::from_secs(5))
         .expect("the password rotates within ttl + one interval");
@@ -255,14 +259,18 @@ fn a_rotated_value_that_does_not_fit_keeps_the_old_one() {
 #[test]
 fn the_rotation_thread_stops_with_its_resolver_or_when_told() {
     let resolver = Resolver::new();
-    let rotation = resolver.start_rotation(Duration::from_millis(10));
+    let rotation = resolver.start_rotation(Duration::from_millis(1));
     assert!(rotation.is_running());
     drop(resolver);
-    let stopped = (0..200).any(|_| {
-        std::thread::sleep(Duration::from_millis(10));
-        !rotation.is_running()
-    });
-    assert!(stopped, "the thread ends once the resolver is dropped");
+    // The thread notices at its next pass; this waits for it, bounded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rotation.is_running() && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert!(
+        !rotation.is_running(),
+        "the thread ends once the resolver is dropped"
+    );
 
     // Stopping waits for the thread, however long its interval.
     let resolver = Resolver::new();
