@@ -109,7 +109,7 @@ fn split(line: &str) -> Result<Line, String> {
         return Err("the line has no key before `=`".into());
     }
     let raw = lua_trim(&line[eq + 1..]);
-    let value = strip_comment(raw);
+    let value = Zeroizing::new(strip_comment(raw));
     if cut_reference(raw, &value) {
         return Err(format!(
             "the value of `{}` looks like a vault reference cut short by `#`, which starts a \
@@ -120,7 +120,7 @@ fn split(line: &str) -> Result<Line, String> {
     }
     Ok(Line {
         key: normalize_key(key),
-        value: Zeroizing::new(value),
+        value,
         number: 0,
     })
 }

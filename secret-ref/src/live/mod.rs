@@ -28,13 +28,17 @@ use crate::secret::{Secret, SecretSlot};
 /// by the resolver's rotation ([`Resolver::start_rotation`](crate::Resolver::start_rotation)),
 /// and by [`Resolver::refresh`](crate::Resolver::refresh).
 ///
-/// Reading it is one atomic load: no lock, no reference count, and never a fetch, which the
-/// rotation does on its own thread. A value read stays valid, and unchanged, for as long as
-/// it is borrowed, even if the secret rotates meanwhile: values that rotate out are kept
-/// (unchanged) until the `Live` is dropped, and zeroized then. A long-running service thus
-/// keeps one copy of each value the secret had, which is what makes reads free; dropping the
-/// `Live` (when reloading the configuration, say) releases them. Clones share the same live
-/// value.
+/// Reading it ([`expose_secret`](Live::expose_secret)) gives a guard, [`LiveRef`], that
+/// derefs to the value: no lock, no reference count, never a fetch (the rotation fetches on
+/// its own thread), and never a wait on the rotation. A value read stays valid, and
+/// unchanged, for as long as its guard lives, even if the secret rotates meanwhile; a value
+/// that rotated out is wiped and freed once its last guard is dropped (hazard pointers), so a
+/// service that runs for months holds one value per secret, not one per rotation.
+///
+/// Live secrets that read the same vault secret (`{vault://hcv/db/user}` and
+/// `{vault://hcv/db/port}`) change together: while a guard of one lives, the others read on
+/// the same thread come from the same version, so a password and a port read together
+/// always belong together. Clones share the same live value.
 ///
 /// Everything else is as for `Secret<T>`: `Debug` never shows the value, there is no
 /// `Display`, serializing writes the reference, values are zeroized when dropped.
