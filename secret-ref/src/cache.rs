@@ -81,6 +81,9 @@ pub(crate) struct Refreshed {
     pub(crate) outcome: Outcome,
     /// The value changed (a new text was fetched that differs from the previous one).
     pub(crate) changed: bool,
+    /// Orders the entries stored in a slot: what followers of the secret applied last is
+    /// not overwritten by an older refresh that finishes later.
+    pub(crate) seq: u64,
 }
 
 /// Keys are `K`; each slot also keeps a context `C` given when it is created: what is
@@ -120,6 +123,8 @@ struct Slot {
     refreshing: AtomicBool,
     /// Followed by live secrets: never evicted, or they would stop rotating.
     pinned: AtomicBool,
+    /// How many entries were stored (see [`Refreshed::seq`]).
+    seq: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -332,7 +337,11 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
         let fetched = fetch();
         let entry = Entry::after(fetched, previous.as_ref(), ttls, self.clock.now());
         let outcome = entry.outcome(true);
-        *lock(&slot.state) = State::Ready(entry);
+        {
+            let mut state = lock(&slot.state);
+            *state = State::Ready(entry);
+            slot.seq.fetch_add(1, Ordering::AcqRel);
+        }
         reset.done = true;
         slot.ready.notify_all();
         outcome
@@ -374,11 +383,19 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
             _ => false,
         };
         let outcome = entry.outcome(true);
-        *lock(&slot.state) = State::Ready(entry);
+        let seq = {
+            let mut state = lock(&slot.state);
+            *state = State::Ready(entry);
+            slot.seq.fetch_add(1, Ordering::AcqRel) + 1
+        };
         slot.refreshing.store(false, Ordering::Release);
         reset.done = true;
         slot.ready.notify_all();
-        Some(Refreshed { outcome, changed })
+        Some(Refreshed {
+            outcome,
+            changed,
+            seq,
+        })
     }
 
     /// Every key with an entry, with its context.

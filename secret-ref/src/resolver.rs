@@ -656,7 +656,7 @@ impl Resolver {
         let outcome = match refresh.then(|| self.inner.cache.refresh(key, ttls, true, fetch)) {
             Some(Some(refreshed)) => {
                 if refreshed.changed {
-                    self.propagate(key, &refreshed.outcome);
+                    self.propagate(key, &refreshed.outcome, refreshed.seq);
                 }
                 refreshed.outcome
             }
@@ -689,7 +689,8 @@ impl Resolver {
                     // Pruned on insert: groups whose live secrets are all gone go, and their
                     // secrets may leave the cache again.
                     groups.retain(|k, g| {
-                        let alive = g.prune() > 0;
+                        // A group another thread holds (it is joining it) stays.
+                        let alive = Arc::strong_count(g) > 1 || g.prune() > 0;
                         if !alive {
                             self.inner.cache.pin(k, false);
                         }
@@ -737,14 +738,14 @@ impl Resolver {
 
     /// Gives the new text of a cached secret to the live secrets that follow it, as one
     /// publication; then, with no lock held, tells their subscribers and the hooks.
-    fn propagate(&self, key: &FetchKey, outcome: &crate::cache::Outcome) {
+    fn propagate(&self, key: &FetchKey, outcome: &crate::cache::Outcome, seq: u64) {
         let Ok(text) = &outcome.result else {
             return;
         };
         let Some(group) = lock(&self.inner.groups).get(key).cloned() else {
             return;
         };
-        let publication = group.publish(text);
+        let publication = group.publish(text, seq);
         for changed in publication.changed {
             changed.sink.notify();
             if let Some(hook) = &self.inner.on_change {

@@ -82,18 +82,28 @@ pub(crate) struct Prepared {
 pub(crate) trait LiveSink: Send + Sync {
     /// Identifies the live secret (and its clones).
     fn id(&self) -> usize;
-    /// Converts new text into a value, unless it is the text the current value came from.
-    /// Runs the field's `Deserialize`: called outside every lock.
+    /// Converts new text into a value, unless it is the text the current value came from
+    /// (and `force` is false). Runs the field's `Deserialize`: called outside every lock.
     fn prepare(
         &self,
         text: Zeroizing<String>,
+        force: bool,
     ) -> Result<Option<Prepared>, crate::convert::ConvertError>;
-    /// Makes a prepared value current, tagged, with `older` pointing to the value it
-    /// replaces; returns that value and the new one's address.
-    fn publish(&self, prepared: Prepared, tag: Tag) -> (Option<(ErasedNode, Tag)>, *mut ());
+    /// Makes a prepared value current, tagged; with `bridge`, readers may reach the value it
+    /// replaces through it until the publication completes, and readers pinned at an older
+    /// version walk back through it. Returns the replaced value and the new one's address.
+    fn publish(
+        &self,
+        prepared: Prepared,
+        tag: Tag,
+        bridge: bool,
+    ) -> (Option<(ErasedNode, Tag)>, *mut ());
     /// The current value's address and tag.
     fn current(&self) -> Option<(usize, Tag)>;
-    /// Joins a group (once); whether it is now in this one.
+    /// The group it follows, if any.
+    fn group(&self) -> Option<u64>;
+    /// Joins a group (once), after its first value of the group is published; whether it
+    /// is now in this one.
     fn join(&self, group: &Arc<Group>) -> bool;
     /// Tells the subscribers that the value changed. Called outside every lock.
     fn notify(&self);
@@ -119,6 +129,9 @@ struct State {
     version: u64,
     /// The vault secret's whole text at `version`.
     text: Option<Text>,
+    /// The cache's sequence number of that text: a publication of an older fetch, late
+    /// after a newer one, is dropped.
+    applied: u64,
     members: Vec<(usize, Member)>,
     /// Bumped when members join, so that a publication prepared for fewer members retries.
     generation: u64,
@@ -158,6 +171,7 @@ impl Group {
             state: Mutex::new(State {
                 version: 0,
                 text: None,
+                applied: 0,
                 members: Vec::new(),
                 generation: 0,
             }),
@@ -178,42 +192,51 @@ impl Group {
     }
 
     /// Adds a live secret that was just resolved from `whole` (the vault secret's text) and
-    /// gives it its first value, consistent with the group's version: if the group already
-    /// follows a newer text, that one is used. `Ok(false)`: the live secret follows another
-    /// vault secret already, and was left alone.
+    /// gives it its first value of the group, consistent with the group's version: if the
+    /// group already follows a newer text, that one is used. `Ok(false)`: the live secret
+    /// follows another vault secret already, and was left alone.
     pub(crate) fn join(
         self: &Arc<Self>,
         sink: &Arc<dyn LiveSink>,
         member: Member,
         whole: &Text,
     ) -> Result<bool, PrepareError> {
-        if !sink.join(self) {
-            return Ok(false);
+        let id = sink.id();
+        match sink.group() {
+            Some(g) if g != self.id => return Ok(false),
+            Some(_) => {
+                // Resolved again: already a member, with a value of the group.
+                let st = lock(&self.state);
+                if st.members.iter().any(|(m, _)| *m == id) {
+                    return Ok(true);
+                }
+            }
+            None => {}
         }
         loop {
             let (version, text) = {
                 let st = lock(&self.state);
                 (st.version, st.text.clone().unwrap_or_else(|| whole.clone()))
             };
-            let prepared = prepare(&**sink, member.key.as_deref(), &text)?;
+            // Always a new value, even for the same text: every value a member of the group
+            // reads must be tagged with the group.
+            let prepared = prepare(&**sink, member.key.as_deref(), &text, true)?;
             let mut st = lock(&self.state);
-            if st.version != version {
+            let same_text = st.text.as_ref().is_none_or(|t| Arc::ptr_eq(t, &text));
+            if st.version != version || !same_text {
                 continue;
             }
             if let Some(prepared) = prepared {
-                let (old, new) = sink.publish(
+                // A first value joins an existing version: nothing is in progress for
+                // readers to bridge, nor older in the group to walk back to.
+                let (old, _) = sink.publish(
                     prepared,
                     Tag {
                         group: self.id,
                         from: version,
                     },
+                    false,
                 );
-                // A first value of a member joins an existing version: nothing is in
-                // progress for readers to bridge, nor older to walk back to.
-                // SAFETY: `new` is current, and freed only under this lock.
-                let header = unsafe { Header::of(new) };
-                header.bridging.store(false, Ordering::Release);
-                header.older.store(std::ptr::null_mut(), Ordering::Release);
                 if let Some((old, tag)) = old {
                     lock(&self.retired).push(Retired {
                         node: old,
@@ -222,10 +245,13 @@ impl Group {
                     });
                 }
             }
+            // Only now does the secret read through the group.
+            if !sink.join(self) {
+                return Ok(false);
+            }
             if st.text.is_none() {
                 st.text = Some(text);
             }
-            let id = sink.id();
             if !st.members.iter().any(|(m, _)| *m == id) {
                 st.members.push((id, member));
                 st.generation += 1;
@@ -235,11 +261,15 @@ impl Group {
         }
     }
 
-    /// Gives every member its part of a new text, as one publication.
-    pub(crate) fn publish(&self, text: &Text) -> Publication {
+    /// Gives every member its part of a new text, as one publication. `seq` orders the
+    /// texts as the cache stored them: an older one arriving late is ignored.
+    pub(crate) fn publish(&self, text: &Text, seq: u64) -> Publication {
         loop {
             let (version, generation, members) = {
                 let mut st = lock(&self.state);
+                if seq < st.applied {
+                    return Publication::default();
+                }
                 st.members.retain(|(_, m)| m.sink.strong_count() > 0);
                 let members: Vec<_> = st
                     .members
@@ -259,7 +289,7 @@ impl Group {
             let mut ready = Vec::new();
             let mut failed = Vec::new();
             for (sink, key, reference, vault) in members {
-                match prepare(&*sink, key.as_deref(), text) {
+                match prepare(&*sink, key.as_deref(), text, false) {
                     Ok(Some(prepared)) => ready.push((sink, prepared, reference, vault)),
                     Ok(None) => {}
                     Err(e) => failed.push(
@@ -274,6 +304,10 @@ impl Group {
                 // Another publication, or a new member, came first: prepare again.
                 continue;
             }
+            if seq < st.applied {
+                return Publication::default();
+            }
+            st.applied = seq;
             let next = version + 1;
             let mut changed = Vec::with_capacity(ready.len());
             let mut published = Vec::with_capacity(ready.len());
@@ -284,6 +318,7 @@ impl Group {
                         group: self.id,
                         from: next,
                     },
+                    true,
                 );
                 published.push(new);
                 if let Some((old, tag)) = old {
@@ -320,6 +355,14 @@ impl Group {
     /// Frees the retired values no reader can need: not protected by a hazard pointer, and
     /// not of a version a protected value of this group may pin (a reader holding a value
     /// from version `f` may pin any version from `f` on).
+    /// Frees what nobody reads any more, outside a publication: the rotation calls it at
+    /// each pass, so that a value held by a guard during the last rotation of a secret that
+    /// no longer rotates is not kept for ever.
+    pub(crate) fn collect(&self) {
+        let mut st = lock(&self.state);
+        self.reclaim(&mut st);
+    }
+
     fn reclaim(&self, st: &mut State) {
         if lock(&self.retired).is_empty() {
             return;
@@ -353,7 +396,8 @@ impl Group {
             .partition(|r| held(r.node.ptr as usize) || pinned_from.is_some_and(|f| r.until > f));
         *retired = keep;
         drop(retired);
-        drop(free);
+        // Wiping runs the values' `Zeroize`: a panic there must not take the rotation down.
+        let _ = catch_unwind(AssertUnwindSafe(|| drop(free)));
     }
 
     /// How many rotated-out values the group still keeps (for tests of reclamation).
@@ -396,12 +440,13 @@ fn prepare(
     sink: &dyn LiveSink,
     key: Option<&str>,
     text: &Text,
+    force: bool,
 ) -> Result<Option<Prepared>, PrepareError> {
     let picked = match key {
         Some(k) => crate::json_key::select(text, k).map_err(PrepareError::Key)?,
         None => Zeroizing::new(String::clone(text)),
     };
-    match catch_unwind(AssertUnwindSafe(|| sink.prepare(picked))) {
+    match catch_unwind(AssertUnwindSafe(|| sink.prepare(picked, force))) {
         Ok(Ok(prepared)) => Ok(prepared),
         Ok(Err(e)) => Err(PrepareError::Convert(e)),
         Err(_) => Err(PrepareError::Panicked),

@@ -20,7 +20,9 @@
 //! while the guard lives come from the same version (see `group.rs`).
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering, compiler_fence, fence};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering, compiler_fence, fence,
+};
 use std::sync::{Mutex, PoisonError};
 
 /// Guards one thread can hold at once without the (slower, locked) overflow list.
@@ -31,6 +33,10 @@ pub(crate) const SLOTS: usize = 8;
 pub(crate) struct Hazards {
     slots: [AtomicPtr<()>; SLOTS],
     owned: AtomicBool,
+    /// Bumped after a protection is handed over from one slot to another without
+    /// validation (`protect_known`), before the old one is released: a writer that scanned
+    /// these slots while it changed scans them again, so that it cannot miss both.
+    handoffs: AtomicU64,
 }
 
 /// Every thread's slots, ever: bounded by the most threads that ever read at once.
@@ -68,6 +74,7 @@ impl Local {
                     let h: &'static Hazards = Box::leak(Box::new(Hazards {
                         slots: [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS],
                         owned: AtomicBool::new(true),
+                        handoffs: AtomicU64::new(0),
                     }));
                     registry.push(h);
                     h
@@ -84,8 +91,17 @@ impl Local {
 
 impl Drop for Local {
     fn drop(&mut self) {
-        // A guard cannot outlive its thread (guards are not `Send`); one that was leaked with
-        // `mem::forget` can no longer be dereferenced, so its slot may be cleared.
+        // A guard may outlive this storage (held by another thread-local whose destructor
+        // runs later): its protection moves to the overflow list, which its release then
+        // finds, before the slots are handed to the next thread.
+        let used = self.used.get();
+        let mut overflow = lock(&OVERFLOW);
+        for (i, slot) in self.hazards.slots.iter().enumerate() {
+            if used & (1 << i) != 0 {
+                overflow.push(slot.load(Ordering::Relaxed) as usize);
+            }
+        }
+        drop(overflow);
         for slot in &self.hazards.slots {
             slot.store(std::ptr::null_mut(), Ordering::Release);
         }
@@ -114,18 +130,15 @@ fn mode() -> u8 {
 
 #[cold]
 fn decide() -> u8 {
-    match MODE.load(Ordering::Acquire) {
-        UNKNOWN => {
-            let mode = if register_membarrier() {
-                ASYMMETRIC
-            } else {
-                SYMMETRIC
-            };
-            // Two threads may race here; both store what the kernel told them.
-            MODE.store(mode, Ordering::Release);
-            mode
-        }
-        mode => mode,
+    let mode = if register_membarrier() {
+        ASYMMETRIC
+    } else {
+        SYMMETRIC
+    };
+    // The first decision stands: a later, transient failure must not switch modes.
+    match MODE.compare_exchange(UNKNOWN, mode, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => mode,
+        Err(decided) => decided,
     }
 }
 
@@ -277,8 +290,10 @@ pub(crate) fn protect<N>(current: &AtomicPtr<N>) -> Option<Protected<N>> {
     }
 }
 
-/// Protects a pointer already kept alive by another protection (a version pinned by a guard
-/// of the same group): no validation needed.
+/// Protects a pointer already kept alive by another protection of this thread (a version
+/// pinned by a guard of the same group, or a bridge checked after this returns): no
+/// validation here. The handover is announced, so that a writer scanning meanwhile cannot
+/// miss both this protection and the one it replaces (see `protected_pointers`).
 pub(crate) fn protect_known<N>(node: *mut N) -> Protected<N> {
     let local = LOCAL.try_with(|local| {
         let used = local.used.get();
@@ -287,6 +302,7 @@ pub(crate) fn protect_known<N>(node: *mut N) -> Protected<N> {
             return None;
         }
         local.hazards.slots[free].store(node.cast(), Ordering::Release);
+        local.hazards.handoffs.fetch_add(1, Ordering::AcqRel);
         local.used.set(used | (1 << free));
         Some(Slot::Local(free as u8))
     });
@@ -314,11 +330,15 @@ pub(crate) fn set_pin<N>(protected: &Protected<N>, group: u64, version: u64) {
 pub(crate) fn release(node: *mut (), slot: Slot) {
     match slot {
         Slot::Local(i) => {
-            let _ = LOCAL.try_with(|local| {
+            let released = LOCAL.try_with(|local| {
                 local.hazards.slots[i as usize].store(std::ptr::null_mut(), Ordering::Release);
                 local.used.set(local.used.get() & !(1 << i));
                 local.pins[i as usize].set((0, 0));
             });
+            // The thread's storage is gone: the protection moved to the overflow list.
+            if released.is_err() {
+                remove_overflow(node as usize);
+            }
         }
         Slot::Overflow => remove_overflow(node as usize),
     }
@@ -339,11 +359,20 @@ pub(crate) fn protected_pointers() -> Option<Vec<usize>> {
     }
     let mut all: Vec<usize> = Vec::new();
     for hazards in lock(&REGISTRY).iter() {
-        for slot in &hazards.slots {
-            let p = slot.load(Ordering::Acquire);
-            if !p.is_null() {
-                all.push(p as usize);
+        // A handover during the scan could hide both its protections from it: scan again.
+        loop {
+            let before = hazards.handoffs.load(Ordering::Acquire);
+            let start = all.len();
+            for slot in &hazards.slots {
+                let p = slot.load(Ordering::Acquire);
+                if !p.is_null() {
+                    all.push(p as usize);
+                }
             }
+            if hazards.handoffs.load(Ordering::Acquire) == before {
+                break;
+            }
+            all.truncate(start);
         }
     }
     all.extend(lock(&OVERFLOW).iter().copied());

@@ -208,6 +208,8 @@ impl<T: Zeroize> Live<T> {
 /// password and a port read together always belong together.
 ///
 /// `Debug` never shows the value. A guard is not `Send`: drop it on the thread that made it.
+/// Like a lock guard, it is meant to be short-lived: one leaked with `mem::forget` keeps its
+/// value, and the values its version needs, for the rest of its thread's life.
 pub struct LiveRef<'a, T> {
     node: *mut Node<T>,
     slot: hazard::Slot,
@@ -298,7 +300,13 @@ impl<T> Live<T> {
         };
         match protected {
             Some((p, version)) => {
-                hazard::set_pin(&p, group.id, version);
+                // A guard pins only a version its own value covers: the group keeps what a
+                // pin needs by the values that carry pins (see `Group::reclaim`).
+                // SAFETY: protected.
+                let tag = unsafe { (*p.node).tag() };
+                if tag.group == group.id && tag.from <= version {
+                    hazard::set_pin(&p, group.id, version);
+                }
                 Ok(LiveRef::new(p))
             }
             None => Err(crate::secret::unresolved(
@@ -440,21 +448,30 @@ impl<T> Live<T> {
 impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
     /// Makes `prepared` current. Callers that replace a grouped value hold the group's
     /// writer lock, so `current` cannot change under them.
-    fn swap(&self, prepared: Prepared, tag: Tag) -> (Option<(ErasedNode, Tag)>, *mut ()) {
+    fn swap(
+        &self,
+        prepared: Prepared,
+        tag: Tag,
+        bridge: bool,
+    ) -> (Option<(ErasedNode, Tag)>, *mut ()) {
         let node = prepared.node.ptr.cast::<Node<T>>();
         // Ownership moves into `current`: the erased owner must not free it.
         std::mem::forget(prepared.node);
         let before = self.current.load(Ordering::Acquire);
+        // The header is complete before the value is published, and never written after
+        // (but for `bridging`, which the group clears under its lock).
         // SAFETY: `node` is a `Box<Node<T>>` nobody else sees yet.
         unsafe {
             (*node).header.tag = tag;
-            // The way back for pinned readers, and the bridge while the publication is in
-            // progress.
-            (*node).header.older.store(before.cast(), Ordering::Relaxed);
-            (*node)
-                .header
-                .bridging
-                .store(!before.is_null(), Ordering::Relaxed);
+            if bridge {
+                // The way back for pinned readers, and the bridge while the publication is
+                // in progress.
+                (*node).header.older.store(before.cast(), Ordering::Relaxed);
+                (*node)
+                    .header
+                    .bridging
+                    .store(!before.is_null(), Ordering::Relaxed);
+            }
         }
         self.digest.store(prepared.digest, Ordering::Release);
         let previous = self.current.swap(node, Ordering::AcqRel);
@@ -478,14 +495,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
     }
 
     /// A value outside any group: swapped in, and what it replaced freed once unprotected.
-    fn replace_alone(&self, prepared: Prepared) {
-        let (old, new) = self.swap(prepared, Tag::default());
-        // No group, no publication to bridge: readers of an ungrouped value never follow it.
-        // SAFETY: `new` is current.
-        let header = unsafe { Header::of(new) };
-        header.bridging.store(false, Ordering::Release);
-        header.older.store(std::ptr::null_mut(), Ordering::Release);
+    /// A secret that follows a group is only ever updated by its group (this returns
+    /// `false`), so that every value it shows is of a version of the group.
+    fn replace_alone(&self, prepared: Prepared) -> bool {
+        // Held across the swap: two clones accepted at once replace one after the other.
         let mut retired = lock(&self.retired);
+        if self.group.get().is_some() {
+            return false;
+        }
+        // No group, no publication to bridge.
+        let (old, _) = self.swap(prepared, Tag::default(), false);
         if let Some((old, _)) = old {
             retired.push(old);
         }
@@ -494,6 +513,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
         {
             retired.retain(|n| protected.binary_search(&(n.ptr as usize)).is_ok());
         }
+        true
     }
 }
 
@@ -502,9 +522,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
         self as *const Self as *const () as usize
     }
 
-    fn prepare(&self, text: Zeroizing<String>) -> Result<Option<Prepared>, ConvertError> {
+    fn prepare(
+        &self,
+        text: Zeroizing<String>,
+        force: bool,
+    ) -> Result<Option<Prepared>, ConvertError> {
         let new = digest(&text);
-        if !self.current.load(Ordering::Acquire).is_null()
+        if !force
+            && !self.current.load(Ordering::Acquire).is_null()
             && self.digest.load(Ordering::Acquire) == new
         {
             return Ok(None);
@@ -520,8 +545,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
         }))
     }
 
-    fn publish(&self, prepared: Prepared, tag: Tag) -> (Option<(ErasedNode, Tag)>, *mut ()) {
-        self.swap(prepared, tag)
+    fn publish(
+        &self,
+        prepared: Prepared,
+        tag: Tag,
+        bridge: bool,
+    ) -> (Option<(ErasedNode, Tag)>, *mut ()) {
+        self.swap(prepared, tag, bridge)
     }
 
     fn current(&self) -> Option<(usize, Tag)> {
@@ -531,7 +561,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> LiveSink for Shared<T> {
         (!p.is_null()).then(|| (p as usize, unsafe { (*p).tag() }))
     }
 
+    fn group(&self) -> Option<u64> {
+        self.group.get().map(|g| g.id)
+    }
+
     fn join(&self, group: &Arc<Group>) -> bool {
+        // Under the retired lock, so that no ungrouped replacement runs while it joins.
+        let _serial = lock(&self.retired);
         let joined = self.group.get_or_init(|| group.clone());
         Arc::ptr_eq(joined, group)
     }
@@ -552,10 +588,13 @@ impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> SecretSlot for Live<
     }
 
     fn accept(&mut self, text: Zeroizing<String>) -> Result<(), ConvertError> {
-        if let Some(prepared) = self.inner.prepare(text)? {
+        // A secret in a group follows its group alone.
+        if self.inner.group.get().is_some() {
+            return Ok(());
+        }
+        if let Some(prepared) = self.inner.prepare(text, false)? {
             let had = self.is_resolved();
-            self.inner.replace_alone(prepared);
-            if had {
+            if self.inner.replace_alone(prepared) && had {
                 self.inner.notify();
             }
         }
@@ -663,19 +702,74 @@ mod tests {
         assert_eq!(*user.expose_secret(), "u0");
         // A guard held across a publication keeps its value...
         let held = user.expose_secret();
-        group.publish(&text("u1", 1));
+        group.publish(&text("u1", 1), 1);
         assert_eq!(group.retired_len(), 1);
         assert_eq!(*held, "u0");
         drop(held);
-        // ...which the next publication frees.
-        group.publish(&text("u2", 1));
+        // ...which the next publication (or the rotation's pass) frees.
+        group.collect();
         assert_eq!(group.retired_len(), 0);
         // Without guards, nothing is kept.
-        for i in 3..100 {
-            group.publish(&text(&format!("u{i}"), 1));
+        for i in 2..100 {
+            group.publish(&text(&format!("u{i}"), 1), i);
             assert_eq!(group.retired_len(), 0);
         }
         assert_eq!(*user.expose_secret(), "u99");
+    }
+
+    fn tag_of<T>(live: &Live<T>) -> Tag {
+        let p = live.inner.current.load(Ordering::Acquire);
+        unsafe { (*p).tag() }
+    }
+
+    #[test]
+    fn a_member_that_joined_later_pins_nothing_it_does_not_cover() {
+        let group = Group::new();
+        let a: Live<String> = Live::from_reference("{vault://v/db/user}".parse().unwrap());
+        let b: Live<u16> = Live::from_reference("{vault://v/db/port}".parse().unwrap());
+        let (sa, sb) = (a.sink(), b.sink());
+        group.join(&sa, member(&sa, "user"), &text("a0", 1)).ok();
+        let g1 = a.expose_secret(); // pins version 0
+        group.publish(&text("a1", 1), 1); // A changes: a0 retired
+        group.join(&sb, member(&sb, "port"), &text("a1", 1)).ok(); // B's first value: 1
+        let g2 = b.expose_secret();
+        assert_eq!(*g2, 1, "B has no value of version 0: its first one");
+        drop(g1);
+        // Nothing pins version 0 any more (B's guard must not): a0 goes at the next reclaim,
+        // and a read of A is the current value, not a walk into what was freed.
+        group.collect();
+        assert_eq!(group.retired_len(), 0);
+        assert_eq!(*a.expose_secret(), "a1");
+        drop(g2);
+    }
+
+    #[test]
+    fn a_secret_first_read_outside_the_group_gets_a_value_of_the_group() {
+        let group = Group::new();
+        let mut x: Live<String> = Live::from_reference("{vault://v/db/user}".parse().unwrap());
+        // Resolved first without the cache (no group), to the text the group will have.
+        SecretSlot::accept(&mut x, Zeroizing::new("a".into())).unwrap();
+        assert_eq!(tag_of(&x).group, 0);
+        let sx = x.sink();
+        group.join(&sx, member(&sx, "user"), &text("a", 1)).ok();
+        assert_eq!(
+            tag_of(&x).group,
+            group.id,
+            "joined with a value tagged by the group"
+        );
+        // From now on only the group updates it.
+        SecretSlot::accept(&mut x, Zeroizing::new("other".into())).unwrap();
+        assert_eq!(*x.expose_secret(), "a");
+    }
+
+    #[test]
+    fn an_older_text_published_late_is_ignored() {
+        let group = Group::new();
+        let (user, us) = live("u");
+        group.join(&us, member(&us, "user"), &text("u0", 1)).ok();
+        group.publish(&text("u2", 1), 2);
+        group.publish(&text("u1", 1), 1); // a refresh that finished later
+        assert_eq!(*user.expose_secret(), "u2");
     }
 
     #[test]
@@ -687,14 +781,14 @@ mod tests {
         group.join(&us, member(&us, "user"), &text("a", 1)).ok();
         group.join(&ps, member(&ps, "port"), &text("a", 1)).ok();
         let u = user.expose_secret();
-        group.publish(&text("b", 2));
+        group.publish(&text("b", 2), 1);
         // `u` pins version 0: the port read now is the one that goes with it.
         assert_eq!(*port.expose_secret(), 1);
         assert_eq!(*u, "a");
         drop(u);
         assert_eq!(*port.expose_secret(), 2);
         let p = port.expose_secret();
-        group.publish(&text("c", 3));
+        group.publish(&text("c", 3), 2);
         assert_eq!(*user.expose_secret(), "b");
         drop(p);
         assert_eq!(*user.expose_secret(), "c");

@@ -58,6 +58,15 @@ impl Resolver {
             }
             self.rotate_key(key, effective, force)
         });
+        // Values held by guards during earlier rotations are freed once unread, even if
+        // their secrets do not rotate again.
+        let groups: Vec<_> = crate::cache::lock(&self.inner.groups)
+            .values()
+            .cloned()
+            .collect();
+        for group in groups {
+            group.collect();
+        }
         let mut report = RotationReport {
             checked: keys.len(),
             ..RotationReport::default()
@@ -107,7 +116,7 @@ impl Resolver {
             }
             (Err(_), None) => Rotated::Failed,
             (Ok(_), None) if refreshed.changed => {
-                self.propagate(key, outcome);
+                self.propagate(key, outcome, refreshed.seq);
                 Rotated::Changed
             }
             (Ok(_), None) => Rotated::Unchanged,
