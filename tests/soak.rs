@@ -9,8 +9,7 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,32 +19,8 @@ use secret_ref::zeroize::Zeroizing;
 use secret_ref::{Live, ResolveSecrets, Resolver, VaultError};
 use serde::Deserialize;
 
-struct Counting;
-
-static HEAP: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HEAP.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HEAP.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        HEAP.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: common::Counting = common::Counting;
 
 const THREADS: usize = 64;
 
@@ -181,11 +156,11 @@ fn soak(name: &str, resolver: &Resolver, config: &str, writer: impl Fn(u64) + Se
                 panic!("{name}: no read or resolution for 10 s: deadlock");
             }
             if !measured && started.elapsed() >= warm_up {
-                heap.lock().unwrap().0 = HEAP.load(Ordering::Relaxed);
+                heap.lock().unwrap().0 = common::heap();
                 measured = true;
             }
         }
-        heap.lock().unwrap().1 = HEAP.load(Ordering::Relaxed);
+        heap.lock().unwrap().1 = common::heap();
         stop.store(true, Ordering::Relaxed);
     });
     rotation.stop();
@@ -211,7 +186,6 @@ fn soak(name: &str, resolver: &Resolver, config: &str, writer: impl Fn(u64) + Se
         grown / 1024,
     );
     println!("{report}");
-    eprintln!("{report}");
     assert_eq!(seen.mixed.load(Ordering::Relaxed), 0, "{report}");
     assert!(seen.resolutions.load(Ordering::Relaxed) > 0, "{report}");
     // Flat: what the warm-up allocated (thread slots, the cache, connections) stays; more

@@ -84,34 +84,29 @@ fn a_configured_token_is_wiped_before_it_is_freed() {
     let settings = bao.settings("v2", "secret");
     let reference = format!("{{vault://hcv/{p}/password}}");
 
-    // Through the builder: built and dropped, then built, one fetch, dropped.
-    let built = scanned(|| {
-        let mut token = Zeroizing::new(String::from(CANARY));
-        let resolver = Loader::new()
+    // A resolver of the kong.conf settings, with `option` set through the builder to the
+    // canary (moved in, as a caller holding it in zeroizing storage would).
+    let with_canary = |builder: secret_ref::ResolverBuilder, option: &str| {
+        let mut canary = Zeroizing::new(String::from(CANARY));
+        Loader::new()
             .text("kong.conf", &settings)
             .load()
             .unwrap()
-            .configure(Resolver::builder().configure("hcv", "token", std::mem::take(&mut *token)))
+            .configure(builder.configure("hcv", option, std::mem::take(&mut *canary)))
             .unwrap()
             .build()
-            .unwrap();
-        drop(resolver);
-    });
+            .unwrap()
+    };
+
+    // Through the builder: built and dropped, then built, one fetch, dropped.
+    let built = scanned(|| drop(with_canary(Resolver::builder(), "token")));
     assert_eq!(
         built, 0,
         "freed blocks with the token after building a resolver"
     );
 
     let fetched = scanned(|| {
-        let mut token = Zeroizing::new(String::from(CANARY));
-        let resolver = Loader::new()
-            .text("kong.conf", &settings)
-            .load()
-            .unwrap()
-            .configure(Resolver::builder().configure("hcv", "token", std::mem::take(&mut *token)))
-            .unwrap()
-            .build()
-            .unwrap();
+        let resolver = with_canary(Resolver::builder(), "token");
         let secret = resolver.get(&reference).unwrap();
         assert_eq!(secret.expose_secret(), "scanned");
         drop(secret);
@@ -172,20 +167,12 @@ fn a_configured_token_is_wiped_before_it_is_freed() {
     );
     assert_eq!(status, 200, "{body}");
     let approle = scanned(|| {
-        let mut secret_id = Zeroizing::new(String::from(CANARY));
-        let resolver = Loader::new()
-            .text("kong.conf", &settings)
-            .load()
-            .unwrap()
-            .configure(
-                Resolver::builder()
-                    .configure("hcv", "auth_method", "approle")
-                    .configure("hcv", "approle_role_id", role_id.as_str())
-                    .configure("hcv", "approle_secret_id", std::mem::take(&mut *secret_id)),
-            )
-            .unwrap()
-            .build()
-            .unwrap();
+        let resolver = with_canary(
+            Resolver::builder()
+                .configure("hcv", "auth_method", "approle")
+                .configure("hcv", "approle_role_id", role_id.as_str()),
+            "approle_secret_id",
+        );
         assert_eq!(resolver.get(&reference).unwrap().expose_secret(), "scanned");
         drop(resolver);
     });
