@@ -37,7 +37,8 @@ use std::time::Duration;
 use tracing::{Level, event};
 
 use crate::error::Failure;
-use crate::reference::{Redacted, RefView};
+use crate::redact::Redacted;
+use crate::reference::RefView;
 
 const TARGET: &str = "secret_ref::audit";
 
@@ -57,7 +58,7 @@ pub(crate) fn fetch(r: &RefView<'_>, path: Option<&str>, outcome: &str, duration
         Level::INFO,
         event = "fetch",
         vault = r.vault(),
-        reference = %Redacted(r.as_str()),
+        reference = %Redacted::new(r.as_str()),
         path,
         outcome,
         duration_ms = ms(duration),
@@ -71,7 +72,7 @@ pub(crate) fn cache_hit(r: &RefView<'_>, path: Option<&str>, outcome: &str) {
         Level::DEBUG,
         event = "cache_hit",
         vault = r.vault(),
-        reference = %Redacted(r.as_str()),
+        reference = %Redacted::new(r.as_str()),
         path,
         outcome,
         "cache_hit"

@@ -8,7 +8,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::reference::{ReferenceError, scrub};
+use crate::redact::scrub;
+use crate::reference::ReferenceError;
 
 /// What kind of failure happened; stable across versions (new kinds may be added).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -425,10 +426,6 @@ impl Error {
         }
     }
 
-    pub(crate) fn push(&mut self, failure: Failure) {
-        self.failures.push(failure);
-    }
-
     /// Adds another error's failures to this one, to report several operations together.
     ///
     /// ```
@@ -506,5 +503,35 @@ impl std::error::Error for Error {
             [one] => one.source(),
             _ => None,
         }
+    }
+}
+
+/// Each failure, in order.
+///
+/// ```
+/// use secret_ref::Resolver;
+///
+/// let err = Resolver::new().get("{vault://nope/x}").unwrap_err();
+/// for failure in &err {
+///     assert_eq!(failure.vault(), Some("nope"));
+/// }
+/// assert_eq!(err.into_iter().count(), 1);
+/// ```
+impl IntoIterator for Error {
+    type Item = Failure;
+    type IntoIter = std::vec::IntoIter<Failure>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_failures().into_iter()
+    }
+}
+
+/// Each failure, in order, by reference.
+impl<'a> IntoIterator for &'a Error {
+    type Item = &'a Failure;
+    type IntoIter = std::slice::Iter<'a, Failure>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.failures().iter()
     }
 }

@@ -154,24 +154,29 @@ pub mod clock;
 mod convert;
 mod digest;
 mod error;
+mod expose;
 #[cfg(any(feature = "hcv", feature = "aws"))]
 mod http;
 mod json_key;
 pub mod kong_conf;
 mod live;
+mod redact;
 mod reference;
 mod resolve;
 mod resolver;
+pub mod rotation;
 mod secret;
+pub mod shape;
+mod slot;
 pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};
+pub use expose::{ExposeSecret, ExposeSecretMut};
 pub use live::{Live, LiveRef};
-pub use reference::{
-    NearMiss, Redacted, Reference, ReferenceError, ReferenceProblem, is_reference,
-};
-pub use resolve::{Field, ResolveSecrets, Shape, secret_paths};
-pub use resolver::{Change, Resolver, ResolverBuilder, Rotation, RotationReport};
+pub use redact::Redacted;
+pub use reference::{NearMiss, Reference, ReferenceError, ReferenceProblem, is_reference};
+pub use resolve::{ResolveSecrets, secret_paths};
+pub use resolver::{Resolver, ResolverBuilder};
 pub use secret::{CloneableSecret, Secret, SecretString, ser};
 pub use vault::Vault;
 

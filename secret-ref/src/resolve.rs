@@ -4,14 +4,17 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::{self, Write as _};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use zeroize::Zeroize;
 
 use crate::Resolver;
 use crate::error::{Error, ErrorKind, Failure};
+use crate::live::{Live, LiveSink};
 use crate::reference::{is_reference, near_miss};
-use crate::secret::{Secret, SecretSlot};
+use crate::secret::Secret;
+use crate::slot::SecretSlot;
 
 /// A type whose secrets can be resolved in one call, with every failure reported with its
 /// field path. Derive it with `#[derive(ResolveSecrets)]`.
@@ -247,13 +250,16 @@ pub struct Walker<'a> {
     keys: Vec<String>,
     current: Option<u32>,
     reference_only: bool,
-    pub(crate) slots: Vec<Slot<'a>>,
+    pub(crate) slots: Vec<Found<'a>>,
     pub(crate) failures: Vec<Failure>,
 }
 
-pub(crate) struct Slot<'a> {
+/// A secret the walker found, with where it is.
+pub(crate) struct Found<'a> {
     pub(crate) path: Option<u32>,
     pub(crate) secret: &'a mut dyn SecretSlot,
+    /// For a live secret that holds a reference: what the rotation updates.
+    pub(crate) live: Option<Arc<dyn LiveSink>>,
     pub(crate) reference_only: bool,
 }
 
@@ -337,9 +343,19 @@ impl<'a> Walker<'a> {
 
     /// A secret.
     pub(crate) fn secret(&mut self, secret: &'a mut dyn SecretSlot) {
-        self.slots.push(Slot {
+        self.found(secret, None);
+    }
+
+    /// A live secret, with the handle the rotation updates it through.
+    pub(crate) fn live(&mut self, secret: &'a mut dyn SecretSlot, sink: Arc<dyn LiveSink>) {
+        self.found(secret, Some(sink));
+    }
+
+    fn found(&mut self, secret: &'a mut dyn SecretSlot, live: Option<Arc<dyn LiveSink>>) {
+        self.slots.push(Found {
             path: self.current,
             secret,
+            live,
             reference_only: self.reference_only,
         });
     }
@@ -413,11 +429,17 @@ impl<T: Zeroize + DeserializeOwned> ResolveSecrets for Secret<T> {
     }
 }
 
-impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> ResolveSecrets for crate::Live<T> {
+impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> ResolveSecrets for Live<T> {
     const SHAPE: Shape = Shape::Secret;
 
     fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
-        walker.secret(self);
+        match self.reference_str() {
+            Some(_) => {
+                let sink = self.sink();
+                walker.live(self, sink);
+            }
+            None => walker.secret(self),
+        }
     }
 }
 

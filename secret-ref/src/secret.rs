@@ -1,17 +1,16 @@
 //! `Secret<T>`: a field that holds a literal or a vault reference and resolves to a `T`.
 
 use std::fmt;
-use std::marker::PhantomData;
-use std::sync::Arc;
 
-use once_cell::race::OnceBox;
-use serde::de::{self, DeserializeOwned, Visitor};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::convert::{self, ConvertError};
-use crate::error::{Error, ErrorKind, Failure};
-use crate::reference::{Redacted, Reference, is_reference, near_miss};
+use crate::error::Error;
+use crate::redact::Redacted;
+use crate::reference::Reference;
+use crate::slot::{self, Deserialized, RefText, SecretSlot, unresolved};
 
 /// A secret value of type `T`, written in configuration either as a literal or as a vault
 /// reference such as `{vault://env/pg-password}`.
@@ -61,43 +60,12 @@ use crate::reference::{Redacted, Reference, is_reference, near_miss};
 /// ```
 pub struct Secret<T> {
     value: Option<T>,
-    source: Option<Source>,
+    /// The reference this secret comes from; `None` for a literal.
+    raw: Option<RefText>,
     /// `T::zeroize`, captured by every constructor (they all require `T: Zeroize`). Keeping
     /// the bound off the struct spares generic code a `T: Zeroize` on every type that holds
     /// a `Secret<T>`, while drop still wipes the value.
     wipe: fn(&mut T),
-}
-
-/// Where a secret's value comes from when it is a reference. Deserialization only stores
-/// the text (the `String` the format produced, without a copy); the resolver parses it in
-/// place, and an owned [`Reference`] is built only if [`Secret::reference`] asks for one.
-///
-/// The cache is a `OnceBox` (one pointer) rather than a `OnceLock`, to keep `Secret<String>`
-/// small: its size is what deserialization moves around.
-struct Source {
-    raw: Box<str>,
-    parsed: OnceBox<Option<Reference>>,
-}
-
-impl Clone for Source {
-    fn clone(&self) -> Self {
-        Source::text(self.raw.clone())
-    }
-}
-
-impl Source {
-    fn text(raw: Box<str>) -> Self {
-        Source {
-            raw,
-            parsed: OnceBox::new(),
-        }
-    }
-
-    fn reference(&self) -> Option<&Reference> {
-        self.parsed
-            .get_or_init(|| Box::new(Reference::parse(&self.raw).ok()))
-            .as_ref()
-    }
 }
 
 /// An alias for the common case.
@@ -116,7 +84,7 @@ impl<T: Zeroize> Secret<T> {
     pub fn new(value: T) -> Self {
         Secret {
             value: Some(value),
-            source: None,
+            raw: None,
             wipe: T::zeroize,
         }
     }
@@ -134,13 +102,9 @@ impl<T: Zeroize> Secret<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_reference(reference: Reference) -> Self {
-        let source = Source {
-            raw: reference.as_str().into(),
-            parsed: OnceBox::with_value(Box::new(Some(reference))),
-        };
         Secret {
             value: None,
-            source: Some(source),
+            raw: Some(RefText::new(reference.into_raw())),
             wipe: T::zeroize,
         }
     }
@@ -168,9 +132,9 @@ impl<T> Secret<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_expose_secret(&self) -> Result<&T, Error> {
-        match (&self.value, &self.source) {
+        match (&self.value, &self.raw) {
             (Some(v), _) => Ok(v),
-            (None, Some(source)) => Err(unresolved(&source.raw)),
+            (None, Some(raw)) => Err(unresolved(raw.as_str())),
             (None, None) => unreachable!("a secret has a value or a reference"),
         }
     }
@@ -178,22 +142,31 @@ impl<T> Secret<T> {
     /// Mutable access to the value; same rules as [`expose_secret`](Secret::expose_secret).
     #[track_caller]
     pub fn expose_secret_mut(&mut self) -> &mut T {
-        match (&mut self.value, &self.source) {
+        match (&mut self.value, &self.raw) {
             (Some(v), _) => v,
-            (None, Some(source)) => panic!("{}", unresolved(&source.raw)),
+            (None, Some(raw)) => panic!("{}", unresolved(raw.as_str())),
             (None, None) => unreachable!("a secret has a value or a reference"),
         }
     }
 
-    /// The reference this secret comes from; `None` for a literal, or when the reference is
-    /// malformed (resolution then reports why).
-    pub fn reference(&self) -> Option<&Reference> {
-        self.source.as_ref().and_then(Source::reference)
+    /// The reference this secret comes from, parsed; `None` for a literal, or when the
+    /// reference is malformed (resolution then reports why). The text is kept as written and
+    /// parsed on each call: see [`reference_str`](Secret::reference_str).
+    ///
+    /// ```
+    /// use secret_ref::Secret;
+    ///
+    /// let s: Secret<String> = serde_json::from_str(r#""{vault://env/pg-password#2}""#)?;
+    /// assert_eq!(s.reference().unwrap().version(), Some(2));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn reference(&self) -> Option<Reference> {
+        self.raw.as_ref().and_then(RefText::reference)
     }
 
     /// The reference exactly as written, even when malformed.
     pub fn reference_str(&self) -> Option<&str> {
-        self.source.as_ref().map(|s| &*s.raw)
+        self.raw.as_ref().map(RefText::as_str)
     }
 
     /// Whether a value is available: a literal, or a resolved reference.
@@ -203,59 +176,7 @@ impl<T> Secret<T> {
 
     /// Whether the secret was written as a literal rather than a reference.
     pub fn is_literal(&self) -> bool {
-        self.source.is_none()
-    }
-
-    /// Resolves this one secret; see [`crate::Resolver::resolve`].
-    pub fn resolve(&mut self, resolver: &crate::Resolver) -> Result<(), Error>
-    where
-        T: Zeroize + DeserializeOwned,
-    {
-        resolver.resolve(self)
-    }
-}
-
-impl<T: Zeroize> Secret<T> {
-    pub(crate) fn unresolved_from_raw(raw: Box<str>) -> Self {
-        Secret {
-            value: None,
-            source: Some(Source::text(raw)),
-            wipe: T::zeroize,
-        }
-    }
-
-    pub(crate) fn resolved(value: T, reference: Reference) -> Self {
-        let mut s = Secret::from_reference(reference);
-        s.value = Some(value);
-        s
-    }
-}
-
-pub(crate) fn unresolved(raw: &str) -> Error {
-    Error::single(
-        Failure::new(
-            ErrorKind::Unresolved,
-            "read before it was resolved: call `resolve_secrets` on the configuration, \
-             or deserialize it inside `Resolver::scope`",
-        )
-        .with_reference(raw),
-    )
-}
-
-/// The type-erased view of a `Secret<T>` that the resolver works on, so one resolution can
-/// hold secrets of many types at once.
-pub(crate) trait SecretSlot {
-    /// The reference as written; `None` for a literal.
-    fn reference_str(&self) -> Option<&str>;
-    /// Whether a value is present.
-    fn has_value(&self) -> bool;
-    /// Converts the resolved text into the value.
-    fn accept(&mut self, text: Zeroizing<String>) -> Result<(), ConvertError>;
-    /// The value's type, for error messages.
-    fn type_name(&self) -> &'static str;
-    /// For a live secret, what the rotation updates.
-    fn live(&self) -> Option<Arc<dyn crate::live::LiveSink>> {
-        None
+        self.raw.is_none()
     }
 }
 
@@ -292,8 +213,8 @@ impl<T> Drop for Secret<T> {
 
 impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.value, &self.source) {
-            (None, Some(source)) => write!(f, "Secret({})", Redacted(&source.raw)),
+        match (&self.value, &self.raw) {
+            (None, Some(raw)) => write!(f, "Secret({})", Redacted::new(raw.as_str())),
             _ => f.write_str("Secret([REDACTED])"),
         }
     }
@@ -355,7 +276,7 @@ impl<T: CloneableSecret> Clone for Secret<T> {
         Secret {
             value: self.value.clone(),
             wipe: self.wipe,
-            source: self.source.clone(),
+            raw: self.raw.clone(),
         }
     }
 }
@@ -364,8 +285,8 @@ impl<T> Serialize for Secret<T> {
     /// Writes the reference back. A literal is an error: writing a password into a file
     /// should be a decision, made per field with [`crate::ser`].
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.source {
-            Some(source) => serializer.serialize_str(&source.raw),
+        match &self.raw {
+            Some(raw) => serializer.serialize_str(raw.as_str()),
             None => Err(serde::ser::Error::custom(
                 "refusing to serialize a literal secret; opt in per field with \
                  #[serde(serialize_with = \"secret_ref::ser::expose_literal\")] \
@@ -410,8 +331,8 @@ pub mod ser {
         T: Serialize,
         S: Serializer,
     {
-        match (&secret.source, &secret.value) {
-            (Some(source), _) => serializer.serialize_str(&source.raw),
+        match (&secret.raw, &secret.value) {
+            (Some(raw), _) => serializer.serialize_str(raw.as_str()),
             (None, Some(value)) => value.serialize(serializer),
             (None, None) => unreachable!("a secret has a value or a reference"),
         }
@@ -422,139 +343,35 @@ pub mod ser {
     where
         S: Serializer,
     {
-        match &secret.source {
-            Some(source) => serializer.serialize_str(&source.raw),
+        match &secret.raw {
+            Some(raw) => serializer.serialize_str(raw.as_str()),
             None => serializer.serialize_str("[REDACTED]"),
         }
     }
 }
 
-/// A secret's value (for a literal) and its reference text.
-pub(crate) type Parts<T> = (Option<T>, Option<Box<str>>);
-
-/// A secret's parts as deserialized, before any resolution. Shared by `Secret<T>` and
-/// `Live<T>`.
-pub(crate) fn deserialize_parts<'de, T, D>(deserializer: D) -> Result<Parts<T>, D::Error>
-where
-    T: Zeroize + DeserializeOwned,
-    D: Deserializer<'de>,
-{
-    Ok(deserializer
-        .deserialize_any(SecretVisitor::<T>(PhantomData))?
-        .into_parts())
-}
-
 impl<T> Secret<T> {
     /// Takes the value and the reference text out (the value is not wiped: it moves).
-    pub(crate) fn into_parts(self) -> Parts<T> {
+    pub(crate) fn into_parts(self) -> Deserialized<T> {
         let mut this = std::mem::ManuallyDrop::new(self);
-        let value = this.value.take();
-        let raw = this.source.take().map(|s| s.raw);
         // Nothing else in `this` owns memory: `wipe` is a function pointer.
-        (value, raw)
+        Deserialized {
+            value: this.value.take(),
+            raw: this.raw.take(),
+        }
     }
 }
 
+/// Only *recognizes* a reference (see [`crate::is_reference`]); parsing and resolving are
+/// the resolver's, after deserialization, so that deserializing a `Secret<String>` costs
+/// about what a `String` does.
 impl<'de, T: Zeroize + DeserializeOwned> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut secret = deserializer.deserialize_any(SecretVisitor(PhantomData))?;
-        if secret.value.is_none() && crate::resolver::in_scope() {
-            crate::resolver::resolve_in_scope(&mut secret);
-        }
-        Ok(secret)
-    }
-}
-
-struct SecretVisitor<T>(PhantomData<T>);
-
-/// A reference, or text that looks like one that was meant (`{vault:/env/x}`): both are kept
-/// as reference text, so that the resolver reports a near miss with its field path, in either
-/// resolution mode, instead of the typo becoming the password.
-fn meant_as_reference(text: &str) -> bool {
-    is_reference(text) || near_miss(text).is_some()
-}
-
-fn literal<T: DeserializeOwned + Zeroize, E: de::Error>(
-    result: Result<T, ConvertError>,
-) -> Result<Secret<T>, E> {
-    result
-        .map(Secret::new)
-        .map_err(|e| E::custom(format_args!("invalid secret: {e}")))
-}
-
-fn buffered<T: DeserializeOwned + Zeroize, E: de::Error>(
-    value: Result<serde_value::Value, E>,
-) -> Result<Secret<T>, E> {
-    literal(convert::from_value(value?))
-}
-
-macro_rules! buffer_scalars {
-    ($($method:ident: $ty:ty),*) => {$(
-        fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
-            buffered(serde_value::ValueVisitor.$method(v))
-        }
-    )*};
-}
-
-impl<'de, T: DeserializeOwned + Zeroize> Visitor<'de> for SecretVisitor<T> {
-    type Value = Secret<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a vault reference or a literal value")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        if meant_as_reference(v) {
-            Ok(Secret::unresolved_from_raw(v.into()))
-        } else {
-            literal(convert::from_text(Zeroizing::new(v.to_owned())))
-        }
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        if meant_as_reference(&v) {
-            Ok(Secret::unresolved_from_raw(v.into_boxed_str()))
-        } else {
-            literal(convert::from_text(Zeroizing::new(v)))
-        }
-    }
-
-    buffer_scalars!(
-        visit_bool: bool, visit_i8: i8, visit_i16: i16, visit_i32: i32, visit_i64: i64,
-        visit_u8: u8, visit_u16: u16, visit_u32: u32, visit_u64: u64,
-        visit_f32: f32, visit_f64: f64, visit_char: char
-    );
-
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-        buffered(serde_value::ValueVisitor.visit_bytes(v))
-    }
-
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
-        buffered(serde_value::ValueVisitor.visit_byte_buf(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        buffered(serde_value::ValueVisitor.visit_unit())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        buffered(serde_value::ValueVisitor.visit_none())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        // `Some("{vault://...}")` in formats that wrap options (RON): look inside.
-        d.deserialize_any(self)
-    }
-
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        buffered(serde_value::ValueVisitor.visit_seq(seq))
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        buffered(serde_value::ValueVisitor.visit_map(map))
+        let Deserialized { value, raw } = slot::deserialize(deserializer)?;
+        Ok(Secret {
+            value,
+            raw,
+            wipe: T::zeroize,
+        })
     }
 }

@@ -149,7 +149,7 @@ impl fmt::Debug for Entry {
     /// Values are configuration, but may be literal passwords: only references are shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let value: &dyn fmt::Debug = if crate::is_reference(&self.value) {
-            &crate::reference::Redacted(&self.value)
+            &crate::redact::Redacted::new(&self.value)
         } else {
             &"[REDACTED]"
         };

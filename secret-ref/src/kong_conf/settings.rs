@@ -4,9 +4,9 @@
 use super::{Entry, KongConf};
 use crate::ResolverBuilder;
 use crate::error::{Error, ErrorKind, Failure};
-use crate::resolver::{accepts, unknown_option};
 use crate::vault::VaultConfig;
 use crate::vault::env::EnvVault;
+use crate::vault::{accepts, unknown_option};
 
 /// The key that declares named vaults: `vault_prefixes = ssl:env, aws-prod:aws`.
 const PREFIXES: &str = "vault_prefixes";

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use once_cell::race::OnceBox;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, Zeroizing};
@@ -21,8 +20,10 @@ pub(crate) use group::{Group, LiveSink, Member, PrepareError};
 use crate::cache::lock;
 use crate::convert::{self, ConvertError};
 use crate::error::Error;
-use crate::reference::{Redacted, Reference};
-use crate::secret::{Secret, SecretSlot};
+use crate::redact::Redacted;
+use crate::reference::Reference;
+use crate::secret::Secret;
+use crate::slot::{self, Deserialized, RefText, SecretSlot};
 
 /// A secret whose value follows its vault: resolved like a [`Secret<T>`], then kept current
 /// by the resolver's rotation ([`Resolver::start_rotation`](crate::Resolver::start_rotation)),
@@ -131,8 +132,7 @@ struct Shared<T> {
     /// cache may be, by `Resolver::refresh`), until no reader protects them.
     retired: Mutex<Vec<ErasedNode>>,
     /// The reference as written; `None` for a literal.
-    raw: Option<Box<str>>,
-    parsed: OnceBox<Option<Reference>>,
+    raw: Option<RefText>,
     subscribers: Mutex<Vec<Sender<()>>>,
     version: AtomicU64,
     /// A keyed digest of the text the value came from: a secret shares its vault secret with
@@ -171,12 +171,10 @@ impl<T: Zeroize> Live<T> {
 
     /// An unresolved secret that will follow `reference`.
     pub fn from_reference(reference: Reference) -> Self {
-        let live = Self::from_parts(None, Some(reference.as_str().into()));
-        let _ = live.inner.parsed.set(Box::new(Some(reference)));
-        live
+        Self::from_parts(None, Some(RefText::new(reference.into_raw())))
     }
 
-    fn from_parts(value: Option<T>, raw: Option<Box<str>>) -> Self {
+    fn from_parts(value: Option<T>, raw: Option<RefText>) -> Self {
         hazard::init();
         let wipe = T::zeroize;
         let current = value.map_or(std::ptr::null_mut(), |value| {
@@ -188,7 +186,6 @@ impl<T: Zeroize> Live<T> {
                 group: OnceLock::new(),
                 retired: Mutex::new(Vec::new()),
                 raw,
-                parsed: OnceBox::new(),
                 subscribers: Mutex::new(Vec::new()),
                 version: AtomicU64::new(0),
                 digest: AtomicU64::new(0),
@@ -289,9 +286,7 @@ impl<T> Live<T> {
             // Not following a vault secret: no version to agree on.
             return match hazard::protect(&shared.current) {
                 Some(p) => Ok(LiveRef::new(p)),
-                None => Err(crate::secret::unresolved(
-                    self.reference_str().unwrap_or(""),
-                )),
+                None => Err(crate::slot::unresolved(self.reference_str().unwrap_or(""))),
             };
         };
         let protected = match hazard::pinned(group.id) {
@@ -309,9 +304,7 @@ impl<T> Live<T> {
                 }
                 Ok(LiveRef::new(p))
             }
-            None => Err(crate::secret::unresolved(
-                self.reference_str().unwrap_or(""),
-            )),
+            None => Err(crate::slot::unresolved(self.reference_str().unwrap_or(""))),
         }
     }
 
@@ -412,18 +405,15 @@ impl<T> Live<T> {
         self.inner.version.load(Ordering::Acquire)
     }
 
-    /// The reference this secret follows; `None` for a literal or a malformed reference.
-    pub fn reference(&self) -> Option<&Reference> {
-        let raw = self.inner.raw.as_deref()?;
-        self.inner
-            .parsed
-            .get_or_init(|| Box::new(Reference::parse(raw).ok()))
-            .as_ref()
+    /// The reference this secret follows, parsed; `None` for a literal or a malformed
+    /// reference.
+    pub fn reference(&self) -> Option<Reference> {
+        self.inner.raw.as_ref().and_then(RefText::reference)
     }
 
     /// The reference exactly as written.
     pub fn reference_str(&self) -> Option<&str> {
-        self.inner.raw.as_deref()
+        self.inner.raw.as_ref().map(RefText::as_str)
     }
 
     /// Whether a value is available.
@@ -604,10 +594,6 @@ impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> SecretSlot for Live<
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
     }
-
-    fn live(&self) -> Option<Arc<dyn LiveSink>> {
-        self.reference_str().map(|_| self.sink())
-    }
 }
 
 impl<T> Clone for Live<T> {
@@ -622,7 +608,7 @@ impl<T> Clone for Live<T> {
 impl<T> fmt::Debug for Live<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.is_resolved(), &self.inner.raw) {
-            (false, Some(raw)) => write!(f, "Live({})", Redacted(raw)),
+            (false, Some(raw)) => write!(f, "Live({})", Redacted::new(raw.as_str())),
             _ => f.write_str("Live([REDACTED])"),
         }
     }
@@ -632,7 +618,7 @@ impl<T> Serialize for Live<T> {
     /// Writes the reference back; a literal refuses, as `Secret<T>` does.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.inner.raw {
-            Some(raw) => serializer.serialize_str(raw),
+            Some(raw) => serializer.serialize_str(raw.as_str()),
             None => Err(serde::ser::Error::custom(
                 "refusing to serialize a literal secret",
             )),
@@ -642,18 +628,14 @@ impl<T> Serialize for Live<T> {
 
 impl<'de, T: Zeroize + DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Live<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let (value, raw) = crate::secret::deserialize_parts::<T, D>(deserializer)?;
-        let mut live = Live::from_parts(value, raw);
-        if !live.is_resolved() && crate::resolver::in_scope() {
-            crate::resolver::resolve_in_scope(&mut live);
-        }
-        Ok(live)
+        let Deserialized { value, raw } = slot::deserialize::<T, D>(deserializer)?;
+        Ok(Live::from_parts(value, raw))
     }
 }
 
 impl<T: Zeroize + DeserializeOwned> From<Secret<T>> for Live<T> {
     fn from(secret: Secret<T>) -> Self {
-        let (value, raw) = secret.into_parts();
+        let Deserialized { value, raw } = secret.into_parts();
         Live::from_parts(value, raw)
     }
 }

@@ -7,13 +7,33 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{Effective, FetchKey, Inner, Resolver, resurrection_for_key};
+use super::watch::resurrection_for_key;
+use super::{Effective, FetchKey, Inner, Resolver};
 use crate::audit;
 use crate::cache::{JITTER, lock};
 use crate::clock::jitter;
 
 /// Kong's default rotation interval (`KONG_VAULT_ROTATION_INTERVAL`).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A live secret's value changed; see [`ResolverBuilder::on_change`].
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub(crate) reference: Box<str>,
+    pub(crate) vault: Box<str>,
+}
+
+impl Change {
+    /// The reference whose value changed, with credential-like options scrubbed.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The vault name in the reference.
+    pub fn vault(&self) -> &str {
+        &self.vault
+    }
+}
 
 /// What one rotation pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

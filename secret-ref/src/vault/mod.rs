@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::error::VaultError;
+use crate::error::{ErrorKind, VaultError};
 
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -484,7 +484,7 @@ impl fmt::Debug for VaultConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(self.entries.iter().map(|(k, v)| {
-                let shown = if crate::reference::is_sensitive_option(k) {
+                let shown = if crate::redact::is_sensitive_option(k) {
                     "***"
                 } else {
                     v.as_str()
@@ -493,4 +493,64 @@ impl fmt::Debug for VaultConfig {
             }))
             .finish()
     }
+}
+
+// The one place options are looked up and validated: the resolver (settings and references),
+// kong.conf and the CLI all call these.
+
+/// An option of a backend, by name, with its class.
+pub(crate) fn find_option(vault: &dyn Vault, name: &str) -> Option<VaultOption> {
+    vault
+        .options()
+        .iter()
+        .chain(COMMON_OPTIONS)
+        .find(|o| o.name() == name)
+        .copied()
+}
+
+pub(crate) fn accepts(vault: &dyn Vault, option: &str) -> bool {
+    find_option(vault, option).is_some()
+}
+
+/// Kong's kong.conf key for a vault's option: `vault_<vault>_<option>`, `-` written `_`.
+pub(crate) fn setting_key(vault: &str, option: &str) -> String {
+    format!("vault_{}_{}", vault.replace('-', "_"), option)
+}
+
+/// An option a reference may not set, with where to set it instead.
+pub(crate) fn not_in_references(
+    vault: &str,
+    backend: &str,
+    named: bool,
+    option: VaultOption,
+) -> VaultError {
+    let name = option.name();
+    let key = setting_key(vault, name);
+    let instead = if named {
+        format!("in the named vault `{vault}` (kong.conf: `{key}`)")
+    } else {
+        format!(
+            "in the resolver's settings: kong.conf `{key}`, the environment variable `KONG_{}`, \
+             or ResolverBuilder::configure(\"{backend}\", \"{name}\", ..)",
+            key.to_ascii_uppercase()
+        )
+    };
+    VaultError::new(
+        ErrorKind::OptionNotAllowed,
+        format!(
+            "option `{name}` cannot be set in a reference: it decides {} ({} option), which \
+             only the resolver's settings may choose; set it {instead}",
+            option.class().decides(),
+            option.class()
+        ),
+    )
+}
+
+pub(crate) fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> VaultError {
+    let mut known: Vec<&str> = vault.options().iter().map(|o| o.name()).collect();
+    known.extend(COMMON_OPTIONS.iter().map(|o| o.name()));
+    VaultError::invalid_config(format!(
+        "unknown option `{option}` for vault `{backend}` (it takes: {})",
+        known.join(", ")
+    ))
 }

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::redact::{Redacted, scrub};
+
 /// Tells whether `s` is a vault reference, as cheaply as Kong's `is_reference`.
 ///
 /// It checks only that `s` starts with `{vault://` (case-sensitive) and ends with `}`. A string
@@ -28,7 +30,7 @@ pub fn is_reference(s: &str) -> bool {
     b.len() > PREFIX.len() && b.starts_with(PREFIX.as_bytes()) && b[b.len() - 1] == b'}'
 }
 
-const PREFIX: &str = "{vault://";
+pub(crate) const PREFIX: &str = "{vault://";
 
 /// A parsed vault reference such as `{vault://env/pg-creds/password?prefix=APP_#2}`.
 ///
@@ -51,7 +53,7 @@ const PREFIX: &str = "{vault://";
 #[derive(Clone)]
 pub struct Reference {
     raw: Box<str>,
-    parts: Parts,
+    parts: RefParts,
 }
 
 /// A reference parsed in place, borrowing its text: what the resolver works with, so that
@@ -59,7 +61,7 @@ pub struct Reference {
 #[derive(Clone)]
 pub(crate) struct RefView<'a> {
     raw: &'a str,
-    parts: Parts,
+    parts: RefParts,
 }
 
 impl<'a> RefView<'a> {
@@ -100,6 +102,16 @@ impl<'a> RefView<'a> {
         self.parts.config.iter().map(|(k, v)| (&**k, &**v))
     }
 
+    /// A view over `raw` from parts parsed from that same text before: the resolver keeps
+    /// the parts, not the borrow, while it fetches.
+    pub(crate) fn from_parts(raw: &'a str, parts: RefParts) -> Self {
+        RefView { raw, parts }
+    }
+
+    pub(crate) fn into_parts(self) -> RefParts {
+        self.parts
+    }
+
     pub(crate) fn into_owned(self) -> Reference {
         Reference {
             raw: self.raw.into(),
@@ -111,16 +123,16 @@ impl<'a> RefView<'a> {
 /// A part of a reference: a span of the original text in the common case (nothing to
 /// decode), so that parsing allocates nothing beyond the text itself.
 #[derive(Clone)]
-enum Text {
+enum Piece {
     Span(u32, u32),
     Owned(Box<str>),
 }
 
-impl Text {
+impl Piece {
     fn get<'a>(&'a self, raw: &'a str) -> &'a str {
         match self {
-            Text::Span(start, end) => &raw[*start as usize..*end as usize],
-            Text::Owned(s) => s,
+            Piece::Span(start, end) => &raw[*start as usize..*end as usize],
+            Piece::Owned(s) => s,
         }
     }
 }
@@ -196,6 +208,11 @@ impl Reference {
         self.parts.config.iter().map(|(k, v)| (&**k, &**v))
     }
 
+    /// The text, without a copy.
+    pub(crate) fn into_raw(self) -> Box<str> {
+        self.raw
+    }
+
     /// The reference as written.
     pub fn as_str(&self) -> &str {
         &self.raw
@@ -213,7 +230,7 @@ impl Reference {
     /// # Ok::<(), secret_ref::ReferenceError>(())
     /// ```
     pub fn redacted(&self) -> Redacted<'_> {
-        Redacted(&self.raw)
+        Redacted::new(&self.raw)
     }
 }
 
@@ -235,227 +252,6 @@ impl FromStr for Reference {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Reference::parse(s)
     }
-}
-
-/// A reference text with credential option values scrubbed; see [`Reference::redacted`].
-///
-/// It works on any text, parsed or not, so that a malformed reference is shown as safely as
-/// a valid one. A text that is not a reference at all (it fails [`is_reference`]) is shown as
-/// `[REDACTED]`: it may be a password.
-///
-/// ```
-/// use secret_ref::Redacted;
-///
-/// // Names are decoded before they are matched, and a credential's value runs to the next
-/// // `&` (or the end), `#` included.
-/// assert_eq!(
-///     Redacted::new("{vault://env/db?t%6Fken=s.abc#def&prefix=APP_}").to_string(),
-///     "{vault://env/db?t%6Fken=***&prefix=APP_}"
-/// );
-/// assert_eq!(Redacted::new("{vault:/env/almost}").to_string(), "[REDACTED]");
-/// ```
-#[derive(Clone, Copy)]
-pub struct Redacted<'a>(pub(crate) &'a str);
-
-impl<'a> Redacted<'a> {
-    /// The text, to be displayed scrubbed.
-    pub fn new(text: &'a str) -> Self {
-        Redacted(text)
-    }
-}
-
-impl fmt::Display for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&scrub(self.0))
-    }
-}
-
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Words that make an option name a credential, matched inside the name once it is
-/// percent-decoded, lower-cased and stripped of `-`, `_`, `.` and spaces (so `api-key`,
-/// `API_KEY`, `x.api.key` and `ApiKey` all match `apikey`). Matching by substring covers
-/// Kong's `approle_secret_id` and any backend's `client_secret` without a list per backend;
-/// scrubbing a harmless option (`auth_method`) only costs a less helpful message.
-const SENSITIVE: &[&str] = &[
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "pwd",
-    "key",
-    "jwt",
-    "bearer",
-    "auth",
-    "session",
-    "credential",
-    "cred",
-    "private",
-    "signature",
-    "cookie",
-    // AppRole's role id: half of the login.
-    "roleid",
-];
-
-/// Options whose values may be shown: those a backend declared with a class other than
-/// [`Credential`](crate::vault::OptionClass::Credential) (the bundled backends' from the
-/// start, a custom backend's once a resolver with it is built), unless a backend also
-/// declared the name a credential or it matches [`SENSITIVE`]. Every other value is hidden:
-/// a misspelt credential (`?tokn=`) or an option no backend knows is scrubbed too. The lists
-/// only grow to the number of distinct option names compiled into the program.
-struct Declared {
-    plain: Vec<&'static str>,
-    credentials: Vec<&'static str>,
-}
-
-static DECLARED: std::sync::RwLock<Declared> = std::sync::RwLock::new(Declared {
-    plain: Vec::new(),
-    credentials: Vec::new(),
-});
-
-/// Remembers a backend's options, so that every scrubber (errors, `Debug`, audit events,
-/// the command line) knows which values it may show.
-pub(crate) fn declare_options(options: &'static [crate::vault::VaultOption]) {
-    use crate::vault::OptionClass;
-    let fresh = |known: &Vec<&'static str>, class_is_credential: bool| -> Vec<&'static str> {
-        options
-            .iter()
-            .filter(|o| (o.class() == OptionClass::Credential) == class_is_credential)
-            .map(|o| o.name())
-            .filter(|n| !known.contains(n))
-            .collect()
-    };
-    {
-        let declared = DECLARED.read().unwrap_or_else(|e| e.into_inner());
-        if fresh(&declared.plain, false).is_empty() && fresh(&declared.credentials, true).is_empty()
-        {
-            return;
-        }
-    }
-    let mut declared = DECLARED.write().unwrap_or_else(|e| e.into_inner());
-    let plain = fresh(&declared.plain, false);
-    let credentials = fresh(&declared.credentials, true);
-    declared.plain.extend(plain);
-    declared.credentials.extend(credentials);
-}
-
-/// The bundled backends' options are known from the start, so that a reference parsed before
-/// any resolver is built shows its selectors.
-fn declare_bundled() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        for options in crate::vault::bundled_options() {
-            declare_options(options);
-        }
-    });
-}
-
-/// An option name (already decoded) as the scrubber compares it: lower-cased, without
-/// separators.
-fn normalize_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn generic_sensitive(normalized: &str) -> bool {
-    SENSITIVE.iter().any(|s| normalized.contains(s))
-}
-
-/// Whether an option's value must be hidden, by its (decoded) name: unless a backend
-/// declared it as something other than a credential, it is.
-pub(crate) fn is_sensitive_option(name: &str) -> bool {
-    if generic_sensitive(&normalize_name(name)) {
-        return true;
-    }
-    declare_bundled();
-    let declared = DECLARED.read().unwrap_or_else(|e| e.into_inner());
-    declared.credentials.contains(&name) || !declared.plain.contains(&name)
-}
-
-/// Whether a name as written in a reference (still percent-encoded) is a credential's. A
-/// name that does not decode is treated as one, since nobody can tell.
-fn is_sensitive_raw_name(raw: &str) -> bool {
-    match decode_query(raw) {
-        Some(name) => is_sensitive_option(&name),
-        None => true,
-    }
-}
-
-/// Replaces the values of options that may be credentials (`token=`, `t%6Fken=`,
-/// `x-api-key=`, a misspelt `tokn=`: every option but those a backend declared plain) with
-/// `***`, and a `user:password@` before the vault name with `***@`. A text that is not a
-/// reference is replaced as a whole, since it may be a literal password.
-///
-/// This works on text, not on a parsed reference, because it must also protect references
-/// that failed to parse. Names start after `?`, `&`, `;` or `#`, since a malformed reference
-/// may put options after any of them, and run to the `=` (so `token;x=` is one name, as the
-/// parser reads it); a value runs to the next `&` or to the closing brace, so a `#`, `?` or
-/// `}` inside a token is hidden with the rest of it.
-pub(crate) fn scrub(raw: &str) -> Cow<'_, str> {
-    if !is_reference(raw) {
-        return Cow::Borrowed("[REDACTED]");
-    }
-    let body_end = raw.len() - 1;
-    let bytes = raw.as_bytes();
-    let mut out = String::new();
-    let mut copied = 0;
-    // `{vault://user:password@env/x}`: whatever precedes an `@` in the vault name.
-    let authority_end = raw[PREFIX.len()..body_end]
-        .find(['/', '?', '#'])
-        .map_or(body_end, |i| i + PREFIX.len());
-    if let Some(at) = raw[PREFIX.len()..authority_end].rfind('@') {
-        out.push_str(PREFIX);
-        out.push_str("***");
-        copied = PREFIX.len() + at;
-    }
-    // Options may sit anywhere after the vault name's start in a malformed reference
-    // (`{vault://hcv?token=x/y}`), so they are looked for from there.
-    let from = copied.max(PREFIX.len());
-    let Some(first) = raw[from..body_end]
-        .find(['?', '&', ';', '#'])
-        .map(|i| i + from)
-    else {
-        return finish(raw, out, copied);
-    };
-    let mut i = first;
-    while i < body_end {
-        if matches!(bytes[i], b'?' | b'&' | b';' | b'#') {
-            let name_start = i + 1;
-            let name_len = raw[name_start..body_end]
-                .find(['=', '&'])
-                .unwrap_or(body_end - name_start);
-            let name_end = name_start + name_len;
-            if bytes.get(name_end) == Some(&b'=')
-                && is_sensitive_raw_name(&raw[name_start..name_end])
-            {
-                let value_start = name_end + 1;
-                let value_end = raw[value_start..body_end]
-                    .find('&')
-                    .map_or(body_end, |n| value_start + n);
-                out.push_str(&raw[copied..value_start]);
-                out.push_str("***");
-                copied = value_end;
-                i = value_end;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    finish(raw, out, copied)
-}
-
-fn finish(raw: &str, mut out: String, copied: usize) -> Cow<'_, str> {
-    if copied == 0 {
-        return Cow::Borrowed(raw);
-    }
-    out.push_str(&raw[copied..]);
-    Cow::Owned(out)
 }
 
 /// How a text that looks like a reference misses the grammar; see [`near_miss`].
@@ -659,20 +455,20 @@ impl fmt::Display for ReferenceError {
 impl std::error::Error for ReferenceError {}
 
 #[derive(Clone)]
-struct Parts {
-    vault: Text,
-    resource: Text,
-    key: Option<Text>,
+pub(crate) struct RefParts {
+    vault: Piece,
+    resource: Piece,
+    key: Option<Piece>,
     version: Option<u32>,
     config: Vec<(Box<str>, Box<str>)>,
 }
 
-fn span(raw: &str, part: &str) -> Text {
+fn span(raw: &str, part: &str) -> Piece {
     let start = part.as_ptr() as usize - raw.as_ptr() as usize;
-    Text::Span(start as u32, (start + part.len()) as u32)
+    Piece::Span(start as u32, (start + part.len()) as u32)
 }
 
-fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
+fn parse_parts(raw: &str) -> Result<RefParts, ReferenceProblem> {
     use ReferenceProblem as P;
     if raw.len() > u32::MAX as usize {
         return Err(P::InvalidPath);
@@ -773,11 +569,11 @@ fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
             segments.push(decode_segment(part).ok_or(P::InvalidUtf8)?);
         }
         let key = if segments.len() > 1 && !is_directory {
-            segments.pop().map(|k| Text::Owned(k.into()))
+            segments.pop().map(|k| Piece::Owned(k.into()))
         } else {
             None
         };
-        (Text::Owned(segments.join("/").into()), key)
+        (Piece::Owned(segments.join("/").into()), key)
     };
 
     let mut config: Vec<(Box<str>, Box<str>)> = Vec::new();
@@ -819,7 +615,7 @@ fn parse_parts(raw: &str) -> Result<Parts, ReferenceProblem> {
         }
     }
 
-    Ok(Parts {
+    Ok(RefParts {
         vault: span(raw, host),
         resource,
         key,
@@ -914,225 +710,9 @@ fn decode_segment(s: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Query keys and values decode as `ngx.decode_args` does: `%XX` and `+` as a space.
-fn decode_query(s: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn decode_query(s: &str) -> Option<Cow<'_, str>> {
     percent_decode(s, true)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ok(s: &str) -> Reference {
-        Reference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
-    }
-
-    fn problem(s: &str) -> ReferenceProblem {
-        Reference::parse(s).expect_err(s).problem
-    }
-
-    // Kong's spec/01-unit/23-vaults_spec.lua, `is_reference`.
-    #[test]
-    fn is_reference_vectors() {
-        for s in [
-            "{vault://x/x}",
-            "{vault://x/xx}",
-            "{vault://xx/xx-x}",
-            "{vault://xxx/xx-x}",
-            "{vault://;/xx-x}",
-        ] {
-            assert!(is_reference(s), "{s}");
-        }
-        for s in [
-            "vault:/xx-x}",
-            "{vault:/xx-x",
-            "vault:/xx-x",
-            "{valut:/xx-x}",
-            "{vault:/xx-x}",
-        ] {
-            assert!(!is_reference(s), "{s}");
-        }
-    }
-
-    #[test]
-    fn is_reference_edges() {
-        assert!(is_reference("{vault://}"));
-        assert!(is_reference("{vault://a b/c d}"));
-        assert!(!is_reference("{VAULT://env/x}"));
-        assert!(!is_reference("{vault://env/x} "));
-        assert!(!is_reference(""));
-        assert!(!is_reference("{vault://"));
-    }
-
-    // Kong's spec/01-unit/23-vaults_spec.lua, `parse_reference`.
-    #[test]
-    fn parse_vectors() {
-        let r = ok("{vault://env/test}");
-        assert_eq!(
-            (r.vault(), r.resource(), r.key(), r.version()),
-            ("env", "test", None, None)
-        );
-        assert_eq!(r.options().len(), 0);
-
-        assert_eq!(problem("{vault://env}"), ReferenceProblem::MissingPath);
-        assert_eq!(problem("{vault://env/}"), ReferenceProblem::EmptyPath);
-        assert_eq!(problem("{vault://env/////}"), ReferenceProblem::InvalidPath);
-
-        let r = ok("{vault://env/test-secret/test-key}");
-        assert_eq!((r.resource(), r.key()), ("test-secret", Some("test-key")));
-
-        let r = ok("{vault://env/test%3Asecret/test%3Akey}");
-        assert_eq!((r.resource(), r.key()), ("test:secret", Some("test:key")));
-
-        let r = ok("{vault://env//////test-secret//////test-key}");
-        assert_eq!((r.resource(), r.key()), ("test-secret", Some("test-key")));
-
-        let r = ok("{vault://env/test-secret/test-key/}");
-        assert_eq!((r.resource(), r.key()), ("test-secret/test-key", None));
-
-        let r = ok("{vault://env//////test-secret//////test-key//////}");
-        assert_eq!((r.resource(), r.key()), ("test-secret/test-key", None));
-
-        let r = ok("{vault://env/test?opt1=val1}");
-        assert_eq!((r.resource(), r.config("opt1")), ("test", Some("val1")));
-        assert_eq!(r.options().len(), 1);
-
-        let r = ok("{vault://env/test?opt1=val1&opt2=val2}");
-        assert_eq!(
-            r.options().collect::<Vec<_>>(),
-            [("opt1", "val1"), ("opt2", "val2")]
-        );
-
-        let r = ok("{vault://env/test#1}");
-        assert_eq!((r.resource(), r.version()), ("test", Some(1)));
-
-        let r = ok("{vault://env/cert/key?prefix=SSL_#1}");
-        assert_eq!(
-            (
-                r.vault(),
-                r.resource(),
-                r.key(),
-                r.config("prefix"),
-                r.version()
-            ),
-            ("env", "cert", Some("key"), Some("SSL_"), Some(1))
-        );
-    }
-
-    #[test]
-    fn kong_error_cases() {
-        // `{vault://env?x=1}`: the whole `env?x=1` is the authority, so there is no path.
-        assert_eq!(problem("{vault://env?x=1}"), ReferenceProblem::MissingPath);
-        assert_eq!(problem("{vault:///x}"), ReferenceProblem::MissingVault);
-        assert_eq!(problem("{vault://}"), ReferenceProblem::MissingVault);
-        assert_eq!(
-            problem("{vault://env/x#}"),
-            ReferenceProblem::InvalidVersion
-        );
-        assert_eq!(
-            problem("{vault://env/x#1.5}"),
-            ReferenceProblem::InvalidVersion
-        );
-        assert_eq!(
-            problem("{vault://env/x#-1}"),
-            ReferenceProblem::InvalidVersion
-        );
-        // The fragment is cut first, so options after `#` belong to the version.
-        assert_eq!(
-            problem("{vault://env/x#1?prefix=a}"),
-            ReferenceProblem::InvalidVersion
-        );
-        assert_eq!(problem("not a reference"), ReferenceProblem::NotAReference);
-    }
-
-    #[test]
-    fn stricter_than_kong() {
-        assert_eq!(problem("{vault://env/a;b}"), ReferenceProblem::Semicolon);
-        assert_eq!(
-            problem("{vault://u@env/a}"),
-            ReferenceProblem::InvalidVaultName
-        );
-        assert_eq!(
-            problem("{vault://env:80/a}"),
-            ReferenceProblem::InvalidVaultName
-        );
-        assert_eq!(
-            problem("{vault://;/xx-x}"),
-            ReferenceProblem::InvalidVaultName
-        );
-        assert_eq!(
-            problem("{vault://env/a?x=1&x=2}"),
-            ReferenceProblem::DuplicateOption("x".into())
-        );
-        assert_eq!(
-            problem("{vault://env/a?=1}"),
-            ReferenceProblem::EmptyOptionName
-        );
-        assert_eq!(problem("{vault://env/%FF}"), ReferenceProblem::InvalidUtf8);
-    }
-
-    #[test]
-    fn decoding() {
-        // Kong's documented `%2F` escape for a `/` inside a resource.
-        let r = ok("{vault://aws/%2Fsecret/key}");
-        assert_eq!((r.resource(), r.key()), ("/secret", Some("key")));
-        let r = ok("{vault://aws/secret/path/%2Faaa/key}");
-        assert_eq!((r.resource(), r.key()), ("secret/path//aaa", Some("key")));
-        // Decoded once: `+` stays `+`, `%252B` is `%2B`.
-        assert_eq!(ok("{vault://aws/a+b}").resource(), "a+b");
-        assert_eq!(ok("{vault://aws/a%252Bb}").resource(), "a%2Bb");
-        // Invalid escapes are kept.
-        assert_eq!(ok("{vault://aws/100%/x%zz}").resource(), "100%");
-        assert_eq!(ok("{vault://aws/100%/x%zz}").key(), Some("x%zz"));
-        // Query options decode `+` as a space, as ngx.decode_args does.
-        let r = ok("{vault://env/a?prefix=a+b%41&flag}");
-        assert_eq!(r.config("prefix"), Some("a bA"));
-        assert_eq!(r.config("flag"), Some("true"));
-        assert_eq!(r.config("missing"), None);
-        // An empty query gives no options.
-        assert_eq!(ok("{vault://env/a?}").options().len(), 0);
-        // Inner whitespace is allowed and kept.
-        assert_eq!(ok("{vault://env/a b}").resource(), "a b");
-        // Version whitespace, as Lua's tonumber.
-        assert_eq!(ok("{vault://env/a# 2 }").version(), Some(2));
-    }
-
-    #[test]
-    fn round_trip() {
-        for s in [
-            "{vault://env/test}",
-            "{vault://env/cert/key?prefix=SSL_#1}",
-            "{vault://aws/%2Fsecret/key}",
-            "{vault://env//////test-secret//////test-key//////}",
-        ] {
-            let r: Reference = s.parse().unwrap();
-            assert_eq!(r.to_string(), s);
-            assert_eq!(r.to_string().parse::<Reference>().unwrap(), r);
-        }
-    }
-
-    #[test]
-    fn scrubbing() {
-        assert_eq!(
-            scrub("{vault://hcv/a?token=s.123&prefix=kv&approle_secret_id=xyz#2}"),
-            // The last credential runs to the closing brace: a `#` may be part of it.
-            "{vault://hcv/a?token=***&prefix=kv&approle_secret_id=***}"
-        );
-        assert_eq!(scrub("{vault://env/a}"), "{vault://env/a}");
-        // Malformed references are scrubbed too.
-        assert_eq!(
-            scrub("{vault://hcv#x?token=abc}"),
-            "{vault://hcv#x?token=***}"
-        );
-        let err = Reference::parse("{vault://hcv?token=s.leak}").unwrap_err();
-        assert!(!err.to_string().contains("s.leak"), "{err}");
-        let r = ok("{vault://hcv/a/b?TOKEN=s.leak}");
-        assert!(!format!("{r:?}").contains("s.leak"));
-    }
-
-    #[test]
-    fn not_a_reference_is_not_quoted() {
-        let err = Reference::parse("hunter2-canary").unwrap_err();
-        assert!(!err.to_string().contains("hunter2"));
-        assert_eq!(err.reference(), None);
-    }
-}
+mod tests;
