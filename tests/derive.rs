@@ -112,8 +112,8 @@ fn secret_paths_are_known_at_compile_time() {
         ]
     );
     // The shape is a constant: usable without any value at hand.
-    const SHAPE: secret_ref::Shape = <Config as ResolveSecrets>::SHAPE;
-    assert!(matches!(SHAPE, secret_ref::Shape::Struct(fields) if fields.len() == 11));
+    const SHAPE: secret_ref::shape::Shape = <Config as ResolveSecrets>::SHAPE;
+    assert!(matches!(SHAPE, secret_ref::shape::Shape::Struct(fields) if fields.len() == 11));
 }
 
 #[derive(Debug, Deserialize, ResolveSecrets)]

@@ -316,7 +316,8 @@ fn scope_reports_failures_with_paths_and_format_errors() {
     assert_eq!(err.failures()[0].path(), Some("replicas[1].password"));
     assert_eq!(err.failures()[0].kind(), ErrorKind::NotFound);
 
-    // A syntax error from the format comes first, then the secrets that failed before it.
+    // When the format fails there is no configuration to resolve: the format's error alone,
+    // and no vault is asked for a secret that would be thrown away.
     let err = resolver
         .scope(|| {
             serde_json::from_str::<Config>(
@@ -325,8 +326,61 @@ fn scope_reports_failures_with_paths_and_format_errors() {
         })
         .unwrap_err();
     let kinds: Vec<_> = err.failures().iter().map(|f| f.kind()).collect();
-    assert_eq!(kinds, [ErrorKind::Deserialize, ErrorKind::NotFound]);
+    assert_eq!(kinds, [ErrorKind::Deserialize]);
     assert!(err.failures()[0].message().contains("line 1"));
+    assert!(
+        err.failures()
+            .iter()
+            .all(|f| f.path().is_none() && f.reference().is_none())
+    );
+}
+
+/// Found by trying it: `scope` resolved skipped fields, because it resolved while
+/// deserializing, where no attribute of the derive is known.
+#[test]
+fn scope_honours_skip() {
+    #[derive(Debug, Deserialize, ResolveSecrets)]
+    struct Config {
+        password: Secret<String>,
+        #[secret(skip)]
+        template: Option<Secret<String>>,
+    }
+    let vault = env(&[("PW", "pw")]);
+    let resolver = Resolver::builder().vault("env", vault).build().unwrap();
+    let config: Config = resolver
+        .scope(|| {
+            serde_json::from_str(
+                r#"{"password": "{vault://env/pw}", "template": "{vault://env/not-set}"}"#,
+            )
+        })
+        .unwrap();
+    assert_eq!(config.password.expose_secret(), "pw");
+    let template = config.template.as_ref().unwrap();
+    assert!(!template.is_resolved());
+    assert_eq!(template.reference_str(), Some("{vault://env/not-set}"));
+}
+
+/// figment and config-rs type `APP_PG_PASSWORD=123456` as a number: a `Secret<String>` keeps
+/// its text, as a `String` field would.
+#[test]
+fn secret_string_keeps_numbers_and_booleans_as_text() {
+    #[derive(Deserialize)]
+    struct Config {
+        password: Secret<String>,
+        flag: Secret<String>,
+        ratio: Secret<String>,
+        port: Secret<u16>,
+    }
+    let config: Config =
+        serde_json::from_str(r#"{"password": 123456, "flag": true, "ratio": 1.5, "port": 5432}"#)
+            .unwrap();
+    assert_eq!(config.password.expose_secret(), "123456");
+    assert_eq!(config.flag.expose_secret(), "true");
+    assert_eq!(config.ratio.expose_secret(), "1.5");
+    assert_eq!(*config.port.expose_secret(), 5432);
+    // A number that does not fit is still refused, without its value.
+    let err = serde_json::from_str::<Secret<u8>>("987654").err().unwrap();
+    assert!(!err.to_string().contains("987654"), "{err}");
 }
 
 #[test]

@@ -126,7 +126,7 @@ static PASSES: AtomicUsize = AtomicUsize::new(0);
 
 /// Every secret is due, so a pass fetches all 1,000 (distinct secrets, 8 at a time).
 #[divan::bench(sample_count = 5, sample_size = 1)]
-fn rotation_pass_over_1000_secrets() -> secret_ref::RotationReport {
+fn rotation_pass_over_1000_secrets() -> secret_ref::rotation::RotationReport {
     let report = SETUP.get().unwrap().resolver.refresh_all();
     PASSES.fetch_add(1, Ordering::SeqCst);
     assert_eq!(report.fetched, SECRETS);
