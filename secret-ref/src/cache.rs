@@ -90,7 +90,7 @@ pub(crate) struct Refreshed {
 /// needed to fetch the key again (for the resolver, the vault configuration, which the key
 /// only names by digest).
 pub(crate) struct Cache<K: std::hash::Hash + Eq, C = ()> {
-    slots: Mutex<LruCache<K, (Arc<Slot>, C)>>,
+    slots: Mutex<LruCache<K, (Arc<KeySlot>, C)>>,
     capacity: usize,
     clock: Arc<dyn Clock>,
 }
@@ -116,7 +116,7 @@ impl<K: std::hash::Hash + Eq, C> Default for Cache<K, C> {
 pub(crate) const DEFAULT_CAPACITY: usize = 1000;
 
 #[derive(Default)]
-struct Slot {
+struct KeySlot {
     state: Mutex<State>,
     ready: Condvar,
     /// A rotation is refreshing this key: readers of a stale entry take it as it is.
@@ -132,11 +132,11 @@ enum State {
     #[default]
     Empty,
     Fetching,
-    Ready(Entry),
+    Ready(Stored),
 }
 
 #[derive(Clone)]
-struct Entry {
+struct Stored {
     result: Result<Text, VaultError>,
     /// When this entry stops being served without asking the vault (`None`: never).
     fresh_until: Option<Instant>,
@@ -151,7 +151,7 @@ struct Entry {
     failures: u32,
 }
 
-impl Entry {
+impl Stored {
     fn is_fresh(&self, now: Instant) -> bool {
         self.fresh_until.is_none_or(|t| now < t)
     }
@@ -171,10 +171,10 @@ impl Entry {
     /// The entry after a fetch at `now`, given what was there before.
     fn after(
         fetched: Result<Zeroizing<String>, VaultError>,
-        previous: Option<&Entry>,
+        previous: Option<&Stored>,
         ttls: Ttls,
         now: Instant,
-    ) -> Entry {
+    ) -> Stored {
         let last_good = previous.and_then(|e| e.last_good.clone());
         let failures = previous.map_or(0, |e| e.failures);
         match fetched {
@@ -182,7 +182,7 @@ impl Entry {
                 let text = Arc::new(text);
                 let fresh_until = after(now, ttls.ttl);
                 let good_until = fresh_until.map(|t| after(t, ttls.resurrect_ttl).unwrap_or(t));
-                Entry {
+                Stored {
                     result: Ok(text.clone()),
                     fresh_until,
                     last_good: Some((text, good_until)),
@@ -197,7 +197,7 @@ impl Entry {
                     .neg_ttl
                     .and_then(|d| after(now, Some(backoff(d, failures))));
                 match last_good {
-                    Some((text, good_until)) if good_until.is_none_or(|t| now < t) => Entry {
+                    Some((text, good_until)) if good_until.is_none_or(|t| now < t) => Stored {
                         result: Ok(text.clone()),
                         // Ask again after `neg_ttl` (or at the next request), and never past
                         // the resurrection window.
@@ -211,7 +211,7 @@ impl Entry {
                         rotates: true,
                         failures,
                     },
-                    _ => Entry {
+                    _ => Stored {
                         result: Err(err),
                         fresh_until: Some(retry.unwrap_or(now)),
                         last_good: None,
@@ -242,7 +242,7 @@ fn after(now: Instant, d: Option<Duration>) -> Option<Instant> {
 
 /// If a fetch panics, waiting callers must not wait forever.
 struct Reset<'a> {
-    slot: &'a Slot,
+    slot: &'a KeySlot,
     done: bool,
 }
 
@@ -257,12 +257,12 @@ impl Drop for Reset<'_> {
 }
 
 impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
-    fn slot(&self, key: &K, context: &C) -> Arc<Slot> {
+    fn slot(&self, key: &K, context: &C) -> Arc<KeySlot> {
         let mut slots = lock(&self.slots);
         if let Some((slot, _)) = slots.get(key) {
             return slot.clone();
         }
-        let slot = Arc::new(Slot::default());
+        let slot = Arc::new(KeySlot::default());
         slots.put(key.clone(), (slot.clone(), context.clone()));
         self.evict(&mut slots, key);
         slot
@@ -271,7 +271,7 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
     /// Drops the least recently used slots past the capacity, skipping pinned ones and the
     /// one just added. A slot being fetched stays alive for its fetcher and waiters (they
     /// hold it), it only leaves the map.
-    fn evict(&self, slots: &mut LruCache<K, (Arc<Slot>, C)>, added: &K) {
+    fn evict(&self, slots: &mut LruCache<K, (Arc<KeySlot>, C)>, added: &K) {
         while slots.len() > self.capacity {
             let victim = slots
                 .iter()
@@ -335,7 +335,7 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
             done: false,
         };
         let fetched = fetch();
-        let entry = Entry::after(fetched, previous.as_ref(), ttls, self.clock.now());
+        let entry = Stored::after(fetched, previous.as_ref(), ttls, self.clock.now());
         let outcome = entry.outcome(true);
         {
             let mut state = lock(&slot.state);
@@ -376,7 +376,7 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clone> Cache<K, C> {
             done: false,
         };
         let fetched = fetch();
-        let entry = Entry::after(fetched, Some(&previous), ttls, self.clock.now());
+        let entry = Stored::after(fetched, Some(&previous), ttls, self.clock.now());
         let changed = match (&entry.result, &entry.resurrected, &previous.last_good) {
             (Ok(new), None, Some((old, _))) => new.as_str() != old.as_str(),
             (Ok(_), None, None) => true,

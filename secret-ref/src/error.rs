@@ -116,7 +116,7 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What a vault backend reports when it cannot produce a secret.
 ///
@@ -134,7 +134,7 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 pub struct VaultError {
     kind: ErrorKind,
     message: String,
-    source: Option<Source>,
+    source: Option<Cause>,
 }
 
 impl VaultError {
@@ -225,7 +225,7 @@ struct FailureInner {
     reference: Option<String>,
     vault: Option<String>,
     message: String,
-    source: Option<Source>,
+    source: Option<Cause>,
 }
 
 impl Failure {
@@ -287,7 +287,7 @@ impl Failure {
         self
     }
 
-    pub(crate) fn with_source(mut self, source: Source) -> Self {
+    pub(crate) fn with_source(mut self, source: Cause) -> Self {
         self.0.source = Some(source);
         self
     }

@@ -250,12 +250,12 @@ pub struct Walker<'a> {
     keys: Vec<String>,
     current: Option<u32>,
     reference_only: bool,
-    pub(crate) slots: Vec<Found<'a>>,
+    pub(crate) slots: Vec<FoundSecret<'a>>,
     pub(crate) failures: Vec<Failure>,
 }
 
 /// A secret the walker found, with where it is.
-pub(crate) struct Found<'a> {
+pub(crate) struct FoundSecret<'a> {
     pub(crate) path: Option<u32>,
     pub(crate) secret: &'a mut dyn SecretSlot,
     /// For a live secret that holds a reference: what the rotation updates.
@@ -352,7 +352,7 @@ impl<'a> Walker<'a> {
     }
 
     fn found(&mut self, secret: &'a mut dyn SecretSlot, live: Option<Arc<dyn LiveSink>>) {
-        self.slots.push(Found {
+        self.slots.push(FoundSecret {
             path: self.current,
             secret,
             live,

@@ -36,11 +36,11 @@ use crate::error::VaultError;
 /// # Ok::<(), secret_ref::Error>(())
 /// ```
 pub struct EnvVault {
-    source: Source,
+    source: VarSource,
     snapshot: OnceLock<Snapshot>,
 }
 
-enum Source {
+enum VarSource {
     Process,
     Fixed(Vec<(String, Zeroizing<String>)>),
 }
@@ -51,12 +51,12 @@ enum Source {
 /// per variable as `std::env::vars` would.
 struct Snapshot {
     buf: Zeroizing<Vec<u8>>,
-    table: HashTable<Entry>,
+    table: HashTable<Var>,
     hasher: DefaultHashBuilder,
 }
 
 /// A variable in [`Snapshot::buf`]: its name is `start..value`, its value `value..end`.
-struct Entry {
+struct Var {
     start: u32,
     value: u32,
     end: u32,
@@ -91,7 +91,7 @@ impl Snapshot {
         buf.extend_from_slice(value);
         table.insert_unique(
             hash,
-            Entry {
+            Var {
                 start,
                 value: value_start,
                 end: buf.len() as u32,
@@ -108,7 +108,7 @@ impl Snapshot {
     }
 }
 
-fn name_of<'a>(buf: &'a [u8], e: &Entry) -> &'a [u8] {
+fn name_of<'a>(buf: &'a [u8], e: &Var) -> &'a [u8] {
     &buf[e.start as usize..e.value as usize]
 }
 
@@ -133,7 +133,7 @@ impl EnvVault {
     /// Reads the process environment (once, on first use).
     pub fn new() -> Self {
         EnvVault {
-            source: Source::Process,
+            source: VarSource::Process,
             snapshot: OnceLock::new(),
         }
     }
@@ -143,7 +143,7 @@ impl EnvVault {
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         EnvVault {
-            source: Source::Fixed(
+            source: VarSource::Fixed(
                 vars.into_iter()
                     .map(|(k, v)| (k.into(), Zeroizing::new(v.into())))
                     .collect(),
@@ -154,8 +154,8 @@ impl EnvVault {
 
     fn snapshot(&self) -> &Snapshot {
         self.snapshot.get_or_init(|| match &self.source {
-            Source::Process => process_snapshot(),
-            Source::Fixed(vars) => Snapshot::build(vars.len(), 0, |f| {
+            VarSource::Process => process_snapshot(),
+            VarSource::Fixed(vars) => Snapshot::build(vars.len(), 0, |f| {
                 for (k, v) in vars {
                     f(k.as_bytes(), v.as_bytes());
                 }

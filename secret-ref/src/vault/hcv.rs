@@ -45,7 +45,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use super::{Request, Vault, VaultConfig, VaultOption, file};
+use super::{OptionClass, Request, Vault, VaultConfig, VaultOption, file};
 use crate::cache::Bounded;
 use crate::digest::{Digest, DigestWriter};
 use crate::error::{ErrorKind, VaultError};
@@ -228,21 +228,18 @@ impl<'a> Settings<'a> {
     /// with a key of this process's, so that the cache holds no secret id.
     fn login_key(&self) -> Digest {
         let c = self.config;
-        let fields = [
-            "auth_method",
-            "kube_role",
-            "kube_api_token_file",
-            "kube_auth_path",
-            "approle_role_id",
-            "approle_secret_id",
-            "approle_secret_id_file",
-            "approle_auth_path",
-        ];
+        // The options that say how to log in are those of `OPTIONS` classed identity,
+        // credential or file: the one list, so that a new auth option cannot be forgotten.
         let mut key = DigestWriter::new();
         key.part(self.base.as_bytes())
             .part(self.namespace.unwrap_or("").as_bytes());
-        for f in fields {
-            key.part(c.get(f).unwrap_or("").as_bytes());
+        for option in OPTIONS.iter().filter(|o| {
+            matches!(
+                o.class(),
+                OptionClass::Identity | OptionClass::Credential | OptionClass::File
+            )
+        }) {
+            key.part(c.get(option.name()).unwrap_or("").as_bytes());
         }
         key.finish()
     }
