@@ -149,6 +149,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod bytes;
 mod cache;
 pub mod clock;
 mod convert;
