@@ -203,10 +203,10 @@ fn tuple_variants_name_positions() {
 }
 
 #[derive(Debug, Deserialize, ResolveSecrets)]
-// serde bounds type parameters by `Deserialize`; `Secret<U>` also needs `U: Zeroize`.
-#[serde(bound(deserialize = "T: Deserialize<'de>, \
-    U: secret_ref::zeroize::Zeroize + serde::de::DeserializeOwned"))]
-struct Generic<T, U> {
+// serde bounds type parameters by `Deserialize`; `Secret<U>` needs `U: Zeroize`, declared on
+// the type since `Secret` itself requires it.
+#[serde(bound(deserialize = "T: Deserialize<'de>, U: serde::de::DeserializeOwned"))]
+struct Generic<T, U: secret_ref::zeroize::Zeroize> {
     inner: T,
     list: Vec<U>,
     secret: Secret<U>,

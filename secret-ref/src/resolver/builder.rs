@@ -92,7 +92,9 @@ impl ResolverBuilder {
 
     /// Called each time the rotation (or a refresh) gives a [`Live`](crate::Live) secret a
     /// new value: one call per live secret, with its reference. For the whole configuration,
-    /// where [`Live::subscribe`](crate::Live::subscribe) is per secret.
+    /// where [`Live::subscribe`](crate::Live::subscribe) is per secret. The hook runs for
+    /// every secret a vault change touched before any subscriber is woken, outside every
+    /// lock; a panic in it is caught and reported as a warning.
     pub fn on_change(mut self, hook: impl Fn(&Change) + Send + Sync + 'static) -> Self {
         self.on_change = Some(Arc::new(hook));
         self

@@ -91,15 +91,19 @@ impl Resolver {
             return;
         };
         let publication = group.publish(text, seq);
-        for changed in publication.changed {
-            changed.sink.notify();
-            if let Some(hook) = &self.inner.on_change {
+        // The hook hears of every change of the publication before any subscriber wakes:
+        // whoever is woken sees a resolver that is done with it.
+        if let Some(hook) = &self.inner.on_change {
+            for changed in &publication.changed {
                 let change = Change {
-                    reference: changed.reference,
-                    vault: changed.vault,
+                    reference: changed.reference.clone(),
+                    vault: changed.vault.clone(),
                 };
                 self.run_hook("on_change", Some(&change.reference), || hook(&change));
             }
+        }
+        for changed in publication.changed {
+            changed.sink.notify();
         }
         for failure in publication.failed {
             // The live secret keeps its previous value.
