@@ -47,6 +47,7 @@ fn cli() -> Command {
                 .arg(
                     Arg::new("reference")
                         .value_name("REFERENCE")
+                        .required(true)
                         .help("{vault://env/name}, or just env/name"),
                 )
                 .arg(conf_arg())
@@ -115,12 +116,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Kong's message for `kong vault get` without a reference, kept for scripts that match it.
+const GET_NEEDS_REFERENCE: &str =
+    "the 'get' command needs a <reference> argument\n  secret-ref get <reference>";
+
 fn clap_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind as K;
+    use clap::error::{ContextKind, ContextValue, ErrorKind as K};
     match e.kind() {
         K::DisplayHelp | K::DisplayVersion => {
             let _ = e.print();
             ExitCode::SUCCESS
+        }
+        // `<REFERENCE>` is the only required argument of that name (`get`'s).
+        K::MissingRequiredArgument
+            if matches!(
+                e.get(ContextKind::InvalidArg),
+                Some(ContextValue::Strings(args)) if args.iter().any(|a| a == "<REFERENCE>")
+            ) =>
+        {
+            let _ = writeln!(std::io::stderr(), "Error: {GET_NEEDS_REFERENCE}");
+            ExitCode::FAILURE
         }
         _ => {
             let text = e.to_string();
@@ -171,9 +186,8 @@ fn kong_message(err: &Error) -> String {
 
 fn get(m: &ArgMatches) -> Result<ExitCode, String> {
     let Some(arg) = m.get_one::<String>("reference") else {
-        return Err(
-            "the 'get' command needs a <reference> argument\n  secret-ref get <reference>".into(),
-        );
+        // Required, so clap stops first; kept so that no input can panic here.
+        return Err(GET_NEEDS_REFERENCE.into());
     };
     // As Kong: `env/name` means `{vault://env/name}`.
     let reference = if is_reference(arg) {
