@@ -508,3 +508,62 @@ fn debug_output_hides_values() {
     assert!(!debug.contains("c4n4ry"), "{debug}");
     assert!(debug.contains("{vault://env/u?token=***}"));
 }
+
+/// Kong strips every value, an environment override's too (`conf_loader`'s `parse_value`),
+/// so a reference or a number with a stray space or newline from a `.env` file still works.
+/// Nothing else of the variable changes: `#` is not a comment there.
+#[test]
+fn environment_values_are_trimmed_as_kong_does() {
+    let conf = Loader::new()
+        .defaults("pg_host = h\npg_ssl = off")
+        .env_prefix("KONG_")
+        .env_vars([
+            (
+                "KONG_PG_PASSWORD",
+                " {vault://env/my-secret-postgres-password}\n",
+            ),
+            ("KONG_PG_PORT", "\t5433 "),
+            ("KONG_PG_USER", "\x0b app #1 \r\n"),
+            ("MY_SECRET_POSTGRES_PASSWORD", " opensesame "),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(
+        conf.get("pg_password"),
+        Some("{vault://env/my-secret-postgres-password}")
+    );
+    let pg: PgConfig = conf.load().unwrap();
+    assert_eq!(pg.pg_port, 5433);
+    assert_eq!(pg.pg_user, "app #1");
+    // The secret's own text is the vault's answer, as it is.
+    assert_eq!(pg.pg_password.expose_secret(), " opensesame ");
+}
+
+/// Whitespace is Lua's `%s` (ASCII), as in Kong's `strip`: a non-breaking space is part of
+/// the value, so `\u{a0}on` is not a boolean and `\u{a0}` is not "unset".
+#[test]
+fn whitespace_is_asciis_as_in_kong() {
+    #[derive(Debug, Deserialize)]
+    struct Flags {
+        pg_ssl: Option<bool>,
+    }
+    let flags: Flags = kong_conf::from_str("pg_ssl = \x0bon\x0c").unwrap();
+    assert_eq!(flags.pg_ssl, Some(true));
+    let err = kong_conf::from_str::<Flags>("pg_ssl = \u{a0}on").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pg_ssl (kong.conf line 1): invalid value (text), expected on, off, true or false"
+    );
+
+    #[derive(Debug, Deserialize)]
+    struct Schema {
+        pg_schema: Option<String>,
+        trusted_ips: Vec<String>,
+    }
+    let s: Schema = kong_conf::from_str("pg_schema = \u{a0}\ntrusted_ips = a,\u{a0},b").unwrap();
+    assert_eq!(s.pg_schema.as_deref(), Some("\u{a0}"));
+    assert_eq!(s.trusted_ips, ["a", "\u{a0}", "b"]);
+    let s: Schema = kong_conf::from_str("pg_schema = NONE\ntrusted_ips = \x0c, a ,\x0b").unwrap();
+    assert_eq!(s.pg_schema, None);
+    assert_eq!(s.trusted_ips, ["a"]);
+}

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use secret_ref::kong_conf::{KongConf, Loader};
+use secret_ref::kong_conf::{self, KongConf, Loader};
 use secret_ref::{Error, ErrorKind, Redacted, ReferenceProblem, Resolver, is_reference};
 
 /// Kong's default configuration files, read when `-c` is not given.
@@ -289,11 +289,7 @@ fn check(m: &ArgMatches) -> Result<ExitCode, String> {
 /// The list reading comes first: `{vault://a}, {vault://b}` also passes Kong's cheap
 /// `is_reference` test as a whole.
 fn collect_conf(key: &str, value: &str, origin: &str, found: &mut Vec<Found>) {
-    let items: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let items: Vec<&str> = kong_conf::value::list(value).collect();
     if items.len() > 1 && items.iter().any(|i| meant_as_reference(i)) {
         for (i, item) in items.iter().enumerate() {
             if meant_as_reference(item) {

@@ -15,7 +15,8 @@
 //! literal `#` (so a version is written `{vault://env/pg-port\#2}`), a trailing `\` continues
 //! a line, `key = value` split at the first `=`, values trimmed, `on`/`off`/`true`/`false` for
 //! booleans, comma lists with items trimmed and empty items dropped, numbers by the target
-//! type, and an empty value or `NONE` for "unset" (`None` in an `Option`).
+//! type, and an empty value or `NONE` for "unset" (`None` in an `Option`). The value rules
+//! live in [`value`], for reading [`KongConf::get`]'s raw values the same way.
 //!
 //! ```
 //! use secret_ref::{ResolveSecrets, Secret, kong_conf};
@@ -54,6 +55,7 @@
 mod de;
 mod parse;
 mod settings;
+pub mod value;
 mod write;
 
 use std::fmt;
@@ -134,7 +136,9 @@ impl Entry {
         &self.key
     }
 
-    /// The value as written, with comments stripped and `\#` unescaped.
+    /// The value as written, trimmed, with comments stripped and `\#` unescaped (an
+    /// environment variable's value is only trimmed). Read it as a typed field would with
+    /// [`value`](mod@value)'s functions.
     pub fn value(&self) -> &str {
         &self.value
     }
@@ -457,8 +461,20 @@ impl Loader {
     }
 
     /// Environment variables named `<prefix><UPPER(key)>` override settings, as
-    /// `KONG_PG_PASSWORD` overrides `pg_password` (Kong's prefix is `KONG_`). Their values
-    /// are taken as they are: no comment is stripped.
+    /// `KONG_PG_PASSWORD` overrides `pg_password` (Kong's prefix is `KONG_`). As in Kong, no
+    /// comment is stripped from their values (`#` is a `#`), but whitespace at either end is
+    /// ([`value::trim`]).
+    ///
+    /// ```
+    /// use secret_ref::kong_conf::Loader;
+    ///
+    /// let conf = Loader::new()
+    ///     .env_prefix("APP_")
+    ///     .env_vars([("APP_PG_USER", " app #1\n"), ("OTHER_PG_USER", "ignored")])
+    ///     .load()?;
+    /// assert_eq!(conf.get("pg_user"), Some("app #1"));
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
     pub fn env_prefix(mut self, prefix: &str) -> Self {
         self.env_prefix = Some(prefix.to_owned());
         self
@@ -517,14 +533,15 @@ impl Loader {
         }
 
         if let Some(prefix) = &self.env_prefix {
-            let mut add = |var: &str, value: &str| {
+            let mut add = |var: &str, text: &str| {
                 if let Some(rest) = var.strip_prefix(prefix.as_str())
                     && !rest.is_empty()
                 {
                     let key = parse::normalize_key(&rest.to_ascii_lowercase());
                     let entry = Entry {
                         key: key.clone(),
-                        value: Zeroizing::new(value.to_owned()),
+                        // Kong strips every value, an environment variable's too.
+                        value: Zeroizing::new(value::trim(text).to_owned()),
                         origin: Origin::Env {
                             var: var.to_owned(),
                         },

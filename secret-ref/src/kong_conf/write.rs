@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::parse::is_lua_space;
+use super::value::is_space;
 use crate::error::{Error, ErrorKind, Failure};
 
 /// Writes settings as kong.conf lines, escaping `#` as `\#`, so that reading the text gives
@@ -35,7 +35,7 @@ pub fn to_string<'a>(
                 Some("a key must be letters, digits and `_`")
             } else if value.contains(['\n', '\r']) {
                 Some("a value cannot hold a line break")
-            } else if value.starts_with(is_lua_space) || value.ends_with(is_lua_space) {
+            } else if value.starts_with(is_space) || value.ends_with(is_space) {
                 Some("a value cannot start or end with whitespace (kong.conf trims it)")
             } else if value.ends_with('\\') {
                 Some("a value cannot end with `\\` (kong.conf reads it as a continued line)")
