@@ -496,7 +496,7 @@ impl Resolver {
                 .resolve_with(&mut value, &mut memo, false)
                 .map(|()| value),
             Err(e) => {
-                let mut err = Error::deserialize(e);
+                let mut err = Error::from_format(e);
                 for f in failures {
                     err.push(f);
                 }

@@ -31,7 +31,7 @@ fn failure(entry: &Entry, message: String) -> Failure {
         .with_origin(entry.origin().to_string())
 }
 
-pub(super) fn configure(
+pub(super) fn apply_to(
     conf: &KongConf,
     mut builder: ResolverBuilder,
 ) -> Result<ResolverBuilder, Error> {
