@@ -27,7 +27,7 @@ fn main() -> Result<(), secret_ref::Error> {
 
     // 1. The reference in the file.
     let conf = Loader::new().file(format!("{dir}/kong.conf")).load()?;
-    let pg: PgConfig = conf.load()?;
+    let pg: PgConfig = conf.extract()?;
     println!("from kong.conf:\n{pg:#?}\n");
 
     // 2. The same reference in KONG_PG_PASSWORD, over a file without a password. If the
@@ -43,7 +43,7 @@ fn main() -> Result<(), secret_ref::Error> {
         .env_vars(env)
         .load()?;
     let origin = conf.entry("pg_password").map(|e| e.origin().to_string());
-    let pg: PgConfig = conf.load()?;
+    let pg: PgConfig = conf.extract()?;
     println!(
         "pg_password from {}:\n{pg:#?}",
         origin.as_deref().unwrap_or("nowhere")

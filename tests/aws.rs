@@ -33,7 +33,7 @@ fn resolver(settings: &str) -> Resolver {
 /// A resolver whose cache reads the given clock.
 fn resolver_on(settings: &str, clock: Arc<ManualClock>) -> Resolver {
     let conf = Loader::new().text("kong.conf", settings).load().unwrap();
-    conf.configure(Resolver::builder().vault("aws", vault()).clock(clock))
+    conf.apply_to(Resolver::builder().vault("aws", vault()).clock(clock))
         .unwrap()
         .build()
         .unwrap()
@@ -197,7 +197,7 @@ fn regions_as_query_options_and_the_endpoint_from_settings_only() {
         .text("kong.conf", "vault_aws_endpoint_url = ftp://x")
         .load()
         .unwrap()
-        .configure(Resolver::builder().vault("aws", vault()))
+        .apply_to(Resolver::builder().vault("aws", vault()))
         .unwrap()
         .build()
         .unwrap_err();

@@ -148,7 +148,7 @@ fn configured_from_kong_conf() {
         )
         .load()
         .unwrap();
-    let app: App = conf.load().unwrap();
+    let app: App = conf.extract().unwrap();
     assert_eq!(app.pg_password.expose_secret(), "opensesame");
 }
 

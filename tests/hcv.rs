@@ -533,7 +533,7 @@ fn resurrect_ttl_when_the_server_stops() {
         )
         .load()
         .unwrap()
-        .configure(
+        .apply_to(
             Resolver::builder()
                 .clock(clock.clone())
                 .on_warning(move |f| {
@@ -596,7 +596,7 @@ fn live_secret_follows_a_new_version() {
         .unwrap();
     let clock = Arc::new(ManualClock::new());
     let resolver = conf
-        .configure(Resolver::builder().clock(clock.clone()))
+        .apply_to(Resolver::builder().clock(clock.clone()))
         .unwrap()
         .build()
         .unwrap();
@@ -687,7 +687,7 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
         )
         .load()
         .unwrap()
-        .configure(
+        .apply_to(
             Resolver::builder()
                 .clock(clock.clone())
                 .on_warning(move |f| {

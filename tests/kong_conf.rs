@@ -163,7 +163,7 @@ fn the_seed_from_the_file_then_from_kong_pg_password() {
         .env_vars(seed_env())
         .load()
         .unwrap();
-    let pg: PgConfig = conf.load().unwrap();
+    let pg: PgConfig = conf.extract().unwrap();
     assert_eq!(pg.pg_password.expose_secret(), "opensesame");
     assert!(pg.pg_ssl);
     assert_eq!(pg.pg_host, "127.0.0.1");
@@ -184,7 +184,7 @@ fn the_seed_from_the_file_then_from_kong_pg_password() {
         conf.entry("pg_password").unwrap().origin().to_string(),
         "env KONG_PG_PASSWORD"
     );
-    let pg: PgConfig = conf.load().unwrap();
+    let pg: PgConfig = conf.extract().unwrap();
     assert_eq!(pg.pg_password.expose_secret(), "opensesame");
 }
 
@@ -207,7 +207,7 @@ fn layers_defaults_file_environment() {
         ])
         .load()
         .unwrap();
-    let pg: PgConfig = conf.load().unwrap();
+    let pg: PgConfig = conf.extract().unwrap();
     assert_eq!(pg.pg_host, "127.0.0.1");
     assert_eq!(pg.pg_port, 6432);
     assert_eq!(pg.pg_user, "app # not a comment");
@@ -253,10 +253,10 @@ fn environment_reaches_fields_no_file_has() {
         pg_password: Secret<String>,
         pg_ssl: bool,
     }
-    let strict: Strict = conf.deserialize().unwrap();
+    let strict: Strict = conf.extract_unresolved().unwrap();
     assert_eq!(strict.pg_port, 5433);
     // A map sees file keys only (and vault settings), as Kong sees only keys it knows.
-    let map: HashMap<String, String> = conf.deserialize().unwrap();
+    let map: HashMap<String, String> = conf.extract_unresolved().unwrap();
     assert_eq!(map.len(), 1);
 }
 
@@ -278,10 +278,10 @@ fn both_resolution_modes_through_every_layer() {
         .load()
         .unwrap();
     // During deserialization...
-    let pg: PgConfig = resolver.scope(|| conf.deserialize()).unwrap();
+    let pg: PgConfig = resolver.scope(|| conf.extract_unresolved()).unwrap();
     assert_eq!(pg.pg_password.expose_secret(), "opensesame");
     // ...or after it.
-    let mut pg: PgConfig = conf.deserialize().unwrap();
+    let mut pg: PgConfig = conf.extract_unresolved().unwrap();
     assert!(!pg.pg_password.is_resolved());
     pg.resolve_secrets(&resolver).unwrap();
     assert_eq!(pg.pg_password.expose_secret(), "opensesame");
@@ -310,7 +310,7 @@ fn lists_of_references() {
         .env_vars([("A", "pem-a"), ("B", "pem-b")])
         .load()
         .unwrap();
-    let err = conf.load::<Certs>().unwrap_err();
+    let err = conf.extract::<Certs>().unwrap_err();
     assert_eq!(err.failures().len(), 1);
     let failure = &err.failures()[0];
     assert_eq!(failure.path(), Some("ssl_cert[2]"));
@@ -364,7 +364,7 @@ fn errors_name_the_line_and_key_and_never_the_value() {
         .env_vars([("PG_PORT", "c4n4ry")])
         .load()
         .unwrap();
-    let err = conf.load::<Port>().unwrap_err();
+    let err = conf.extract::<Port>().unwrap_err();
     assert_eq!(
         err.to_string(),
         "pg_port (kong.conf line 1): {vault://env/pg-port} (vault `env`): the secret does not \
@@ -401,7 +401,8 @@ fn vault_settings_like_kong() {
             .env_prefix("KONG_")
             .env_vars(env.iter().copied())
             .load()?;
-        conf.load::<One>().map(|o| o.value.expose_secret().clone())
+        conf.extract::<One>()
+            .map(|o| o.value.expose_secret().clone())
     };
     let env = [
         ("SECRETS_TEST", "testvalue-with-config"),
@@ -482,7 +483,7 @@ fn vault_settings_like_kong() {
         value: String,
     }
     let conf = KongConf::parse("value = x\nvaults = bundled\nvault_env_prefix = A_").unwrap();
-    conf.deserialize::<Strict>().unwrap();
+    conf.extract_unresolved::<Strict>().unwrap();
 }
 
 #[test]
@@ -507,4 +508,63 @@ fn debug_output_hides_values() {
     let debug = format!("{conf:?}");
     assert!(!debug.contains("c4n4ry"), "{debug}");
     assert!(debug.contains("{vault://env/u?token=***}"));
+}
+
+/// Kong strips every value, an environment override's too (`conf_loader`'s `parse_value`),
+/// so a reference or a number with a stray space or newline from a `.env` file still works.
+/// Nothing else of the variable changes: `#` is not a comment there.
+#[test]
+fn environment_values_are_trimmed_as_kong_does() {
+    let conf = Loader::new()
+        .defaults("pg_host = h\npg_ssl = off")
+        .env_prefix("KONG_")
+        .env_vars([
+            (
+                "KONG_PG_PASSWORD",
+                " {vault://env/my-secret-postgres-password}\n",
+            ),
+            ("KONG_PG_PORT", "\t5433 "),
+            ("KONG_PG_USER", "\x0b app #1 \r\n"),
+            ("MY_SECRET_POSTGRES_PASSWORD", " opensesame "),
+        ])
+        .load()
+        .unwrap();
+    assert_eq!(
+        conf.get("pg_password"),
+        Some("{vault://env/my-secret-postgres-password}")
+    );
+    let pg: PgConfig = conf.extract().unwrap();
+    assert_eq!(pg.pg_port, 5433);
+    assert_eq!(pg.pg_user, "app #1");
+    // The secret's own text is the vault's answer, as it is.
+    assert_eq!(pg.pg_password.expose_secret(), " opensesame ");
+}
+
+/// Whitespace is Lua's `%s` (ASCII), as in Kong's `strip`: a non-breaking space is part of
+/// the value, so `\u{a0}on` is not a boolean and `\u{a0}` is not "unset".
+#[test]
+fn whitespace_is_asciis_as_in_kong() {
+    #[derive(Debug, Deserialize)]
+    struct Flags {
+        pg_ssl: Option<bool>,
+    }
+    let flags: Flags = kong_conf::from_str("pg_ssl = \x0bon\x0c").unwrap();
+    assert_eq!(flags.pg_ssl, Some(true));
+    let err = kong_conf::from_str::<Flags>("pg_ssl = \u{a0}on").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "pg_ssl (kong.conf line 1): invalid value (text), expected on, off, true or false"
+    );
+
+    #[derive(Debug, Deserialize)]
+    struct Schema {
+        pg_schema: Option<String>,
+        trusted_ips: Vec<String>,
+    }
+    let s: Schema = kong_conf::from_str("pg_schema = \u{a0}\ntrusted_ips = a,\u{a0},b").unwrap();
+    assert_eq!(s.pg_schema.as_deref(), Some("\u{a0}"));
+    assert_eq!(s.trusted_ips, ["a", "\u{a0}", "b"]);
+    let s: Schema = kong_conf::from_str("pg_schema = NONE\ntrusted_ips = \x0c, a ,\x0b").unwrap();
+    assert_eq!(s.pg_schema, None);
+    assert_eq!(s.trusted_ips, ["a"]);
 }

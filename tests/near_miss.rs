@@ -174,7 +174,7 @@ fn kong_conf_values() {
             .env_prefix("KONG_")
             .load()
             .unwrap();
-        let err = conf.load_with::<Pg>(&resolver()).unwrap_err();
+        let err = conf.extract_with::<Pg>(&resolver()).unwrap_err();
         let f = &err.failures()[0];
         assert_eq!(f.path(), Some("pg_password"), "{text:?}: {err}");
         assert_eq!(f.origin(), Some("env KONG_PG_PASSWORD"), "{err}");

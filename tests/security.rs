@@ -132,7 +132,7 @@ fn hcv_resolver(settings: &str, builder: secret_ref::ResolverBuilder) -> Resolve
         .text("kong.conf", settings)
         .load()
         .unwrap()
-        .configure(builder)
+        .apply_to(builder)
         .unwrap()
         .build()
         .unwrap()
@@ -248,7 +248,7 @@ fn no_aws_signature_reaches_an_endpoint_a_reference_chose() {
         .load()
         .unwrap();
     let strict = conf
-        .configure(Resolver::builder().vault("aws", vault()))
+        .apply_to(Resolver::builder().vault("aws", vault()))
         .unwrap()
         .build()
         .unwrap();
@@ -292,7 +292,7 @@ fn no_aws_signature_reaches_an_endpoint_a_reference_chose() {
         .text("kong.conf", "vault_aws_region = evil.example/")
         .load()
         .unwrap()
-        .configure(Resolver::builder().vault("aws", vault()))
+        .apply_to(Resolver::builder().vault("aws", vault()))
         .unwrap()
         .build()
         .unwrap_err();
@@ -302,7 +302,7 @@ fn no_aws_signature_reaches_an_endpoint_a_reference_chose() {
     // The control: with Kong's behaviour the signed request, session token included, goes to
     // the trap.
     let kong = conf
-        .configure(
+        .apply_to(
             Resolver::builder()
                 .vault("aws", vault())
                 .allow_in_references(OptionClass::ALL),

@@ -92,7 +92,7 @@ fn a_configured_token_is_wiped_before_it_is_freed() {
             .text("kong.conf", &settings)
             .load()
             .unwrap()
-            .configure(builder.configure("hcv", option, std::mem::take(&mut *canary)))
+            .apply_to(builder.configure("hcv", option, std::mem::take(&mut *canary)))
             .unwrap()
             .build()
             .unwrap()

@@ -134,22 +134,6 @@ pub(crate) fn json_error(e: &serde_json::Error) -> ConvertError {
     ConvertError(what.to_owned())
 }
 
-/// kong.conf's booleans, shared by secret texts and kong.conf values: `on`/`true` and
-/// `off`/`false` (anything else is an error, where Kong would read `false`).
-pub(crate) fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim() {
-        "true" | "on" => Some(true),
-        "false" | "off" => Some(false),
-        _ => None,
-    }
-}
-
-/// kong.conf's lists, shared by secret texts and kong.conf values: comma-separated, items
-/// trimmed, empty items dropped.
-pub(crate) fn list_items(text: &str) -> impl Iterator<Item = &str> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty())
-}
-
 fn looks_like_json(text: &str, open: char) -> bool {
     text.trim_start().starts_with(open)
 }
@@ -166,7 +150,7 @@ impl TextDeserializer {
     }
 
     fn trimmed(&self) -> &str {
-        self.text.trim()
+        crate::kong_conf::value::trim(&self.text)
     }
 
     fn json<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ConvertError> {
@@ -179,17 +163,18 @@ impl TextDeserializer {
 }
 
 /// The scalar methods of a text deserializer (booleans, numbers, `char`), shared by secret
-/// texts and kong.conf values so both read `on`/`off`, numbers and characters alike. The
-/// deserializer needs a `text` field that derefs to `str` and a `trimmed()` method. No error
-/// quotes the text: it may be a secret or a literal password.
+/// texts and kong.conf values so both read `on`/`off`, numbers and characters alike, by the
+/// rules of `kong_conf::value`. The deserializer needs a `text` field that derefs to `str`
+/// and a `trimmed()` method (`kong_conf::value::trim`). No error quotes the text: it may be
+/// a secret or a literal password.
 macro_rules! text_scalars {
     ($error:ty) => {
         fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, $error> {
-            match $crate::convert::parse_bool(&self.text) {
+            match $crate::kong_conf::value::parse_bool(&self.text) {
                 Some(b) => visitor.visit_bool(b),
                 None => Err(de::Error::invalid_value(
                     Unexpected::Str(""),
-                    &"on, off, true or false",
+                    &$crate::kong_conf::value::BOOLEANS,
                 )),
             }
         }
@@ -297,7 +282,7 @@ impl<'de> de::Deserializer<'de> for TextDeserializer {
         if looks_like_json(&self.text, '[') {
             return self.json(visitor);
         }
-        let items: Vec<TextDeserializer> = list_items(&self.text)
+        let items: Vec<TextDeserializer> = crate::kong_conf::value::items(&self.text)
             .map(|s| TextDeserializer {
                 text: Zeroizing::new(s.to_owned()),
             })

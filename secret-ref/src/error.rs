@@ -412,10 +412,22 @@ impl Error {
         self.failures
     }
 
-    /// Wraps an error of a configuration format (serde_json, toml, ...). Its message is kept
-    /// as the format wrote it: formats only quote values of non-secret fields, since
-    /// `Secret<T>` writes its own redacted errors.
-    pub fn deserialize(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+    /// Wraps an error of a configuration format (serde_json, toml, ...), as a
+    /// [`Deserialize`](ErrorKind::Deserialize) failure with the format's error as its
+    /// source. Its message is kept as the format wrote it: formats only quote values of
+    /// non-secret fields, since `Secret<T>` writes its own redacted errors. An `Error` of
+    /// this crate that went through the format (a `Secret<T>` failing inside
+    /// [`Resolver::scope`](crate::Resolver::scope)) comes back as it was.
+    ///
+    /// ```
+    /// use secret_ref::{Error, ErrorKind};
+    ///
+    /// let json = serde_json::from_str::<u16>("\"x\"").unwrap_err();
+    /// let err = Error::from_format(json);
+    /// assert_eq!(err.kind(), ErrorKind::Deserialize);
+    /// assert!(err.to_string().starts_with("invalid type: string"));
+    /// ```
+    pub fn from_format(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
         match boxed.downcast::<Error>() {
             Ok(ours) => *ours,

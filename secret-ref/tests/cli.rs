@@ -42,6 +42,17 @@ fn help_on_every_level() {
         assert!(out.status.success(), "{args:?}");
         assert!(stdout(&out).contains("Usage: secret-ref"), "{args:?}");
     }
+    // `get`'s reference is required, and its help says so: `<REFERENCE>`, not
+    // `[REFERENCE]`, in the usage line and the argument list.
+    let out = cli(&[], &["get", "--help"]);
+    let help = stdout(&out);
+    assert!(
+        help.contains("Usage: secret-ref get [OPTIONS] <REFERENCE>\n"),
+        "{help}"
+    );
+    assert!(help.contains("\n  <REFERENCE>  "), "{help}");
+    assert!(!help.contains("[REFERENCE]"), "{help}");
+
     // As Kong: no command prints the usage on standard error and fails.
     let out = cli(&[], &[]);
     assert_eq!(out.status.code(), Some(1));
@@ -53,9 +64,16 @@ fn help_on_every_level() {
 
 #[test]
 fn get_follows_kongs_vectors() {
-    let out = cli(&[], &["get"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("Error: the 'get' command needs a <reference> argument"));
+    // Required by clap, with Kong's message all the same.
+    for args in [&["get"][..], &["get", "-c", "/nonexistent/kong.conf"]] {
+        let out = cli(&[], args);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out),
+            "Error: the 'get' command needs a <reference> argument\n  secret-ref get <reference>\n"
+        );
+        assert_eq!(stdout(&out), "");
+    }
 
     let out = cli(&[], &["get", "none/foo"]);
     assert_eq!(out.status.code(), Some(1));

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use secret_ref::kong_conf::{KongConf, Loader};
+use secret_ref::kong_conf::{self, KongConf, Loader};
 use secret_ref::{Error, ErrorKind, Redacted, ReferenceProblem, Resolver, is_reference};
 
 /// Kong's default configuration files, read when `-c` is not given.
@@ -47,6 +47,7 @@ fn cli() -> Command {
                 .arg(
                     Arg::new("reference")
                         .value_name("REFERENCE")
+                        .required(true)
                         .help("{vault://env/name}, or just env/name"),
                 )
                 .arg(conf_arg())
@@ -115,12 +116,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Kong's message for `kong vault get` without a reference, kept for scripts that match it.
+const GET_NEEDS_REFERENCE: &str =
+    "the 'get' command needs a <reference> argument\n  secret-ref get <reference>";
+
 fn clap_error(e: clap::Error) -> ExitCode {
-    use clap::error::ErrorKind as K;
+    use clap::error::{ContextKind, ContextValue, ErrorKind as K};
     match e.kind() {
         K::DisplayHelp | K::DisplayVersion => {
             let _ = e.print();
             ExitCode::SUCCESS
+        }
+        // `<REFERENCE>` is the only required argument of that name (`get`'s).
+        K::MissingRequiredArgument
+            if matches!(
+                e.get(ContextKind::InvalidArg),
+                Some(ContextValue::Strings(args)) if args.iter().any(|a| a == "<REFERENCE>")
+            ) =>
+        {
+            let _ = writeln!(std::io::stderr(), "Error: {GET_NEEDS_REFERENCE}");
+            ExitCode::FAILURE
         }
         _ => {
             let text = e.to_string();
@@ -171,9 +186,8 @@ fn kong_message(err: &Error) -> String {
 
 fn get(m: &ArgMatches) -> Result<ExitCode, String> {
     let Some(arg) = m.get_one::<String>("reference") else {
-        return Err(
-            "the 'get' command needs a <reference> argument\n  secret-ref get <reference>".into(),
-        );
+        // Required, so clap stops first; kept so that no input can panic here.
+        return Err(GET_NEEDS_REFERENCE.into());
     };
     // As Kong: `env/name` means `{vault://env/name}`.
     let reference = if is_reference(arg) {
@@ -275,11 +289,7 @@ fn check(m: &ArgMatches) -> Result<ExitCode, String> {
 /// The list reading comes first: `{vault://a}, {vault://b}` also passes Kong's cheap
 /// `is_reference` test as a whole.
 fn collect_conf(key: &str, value: &str, origin: &str, found: &mut Vec<Found>) {
-    let items: Vec<&str> = value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let items: Vec<&str> = kong_conf::value::list(value).collect();
     if items.len() > 1 && items.iter().any(|i| meant_as_reference(i)) {
         for (i, item) in items.iter().enumerate() {
             if meant_as_reference(item) {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Unexpected, Visitor};
 
-use super::{Entry, KongConf};
+use super::{Entry, KongConf, value};
 use crate::error::{Error, ErrorKind, Failure};
 
 /// A deserialization error, with the key and origin of the value it is about.
@@ -163,12 +163,12 @@ struct Value<'a> {
 
 impl Value<'_> {
     fn trimmed(&self) -> &str {
-        self.text.trim()
+        value::trim(self.text)
     }
 
     /// Kong's "unset": an empty value, or the placeholder `NONE` of its defaults file.
     fn is_unset(&self) -> bool {
-        matches!(self.trimmed(), "" | "NONE")
+        value::is_unset(self.text)
     }
 }
 
@@ -232,13 +232,7 @@ impl<'de> de::Deserializer<'de> for Value<'_> {
     /// Kong's arrays: comma-separated, items trimmed, empty items dropped. `NONE` is an
     /// empty list.
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let items: Vec<Value<'_>> = if self.is_unset() {
-            Vec::new()
-        } else {
-            crate::convert::list_items(self.text)
-                .map(|text| Value { text })
-                .collect()
-        };
+        let items: Vec<Value<'_>> = value::list(self.text).map(|text| Value { text }).collect();
         let mut seq = de::value::SeqDeserializer::new(items.into_iter());
         let value = visitor.visit_seq(&mut seq)?;
         seq.end()?;

@@ -15,7 +15,8 @@
 //! literal `#` (so a version is written `{vault://env/pg-port\#2}`), a trailing `\` continues
 //! a line, `key = value` split at the first `=`, values trimmed, `on`/`off`/`true`/`false` for
 //! booleans, comma lists with items trimmed and empty items dropped, numbers by the target
-//! type, and an empty value or `NONE` for "unset" (`None` in an `Option`).
+//! type, and an empty value or `NONE` for "unset" (`None` in an `Option`). The value rules
+//! live in [`value`], for reading [`KongConf::get`]'s raw values the same way.
 //!
 //! ```
 //! use secret_ref::{ResolveSecrets, Secret, kong_conf};
@@ -54,6 +55,7 @@
 mod de;
 mod parse;
 mod settings;
+pub mod value;
 mod write;
 
 use std::fmt;
@@ -71,7 +73,7 @@ pub use write::to_string;
 
 /// Deserializes kong.conf text into any `T`. References stay unresolved; resolve them with
 /// [`ResolveSecrets::resolve_secrets`], or call this inside [`Resolver::scope`], or use
-/// [`KongConf::load`], which also applies the file's vault settings.
+/// [`KongConf::extract`], which also applies the file's vault settings.
 ///
 /// Into a map of strings each value comes back as written (comments stripped, `\#`
 /// unescaped).
@@ -90,7 +92,7 @@ pub use write::to_string;
 /// # Ok::<(), secret_ref::Error>(())
 /// ```
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
-    KongConf::parse(text)?.deserialize()
+    KongConf::parse(text)?.extract_unresolved()
 }
 
 /// Where a value came from.
@@ -134,7 +136,9 @@ impl Entry {
         &self.key
     }
 
-    /// The value as written, with comments stripped and `\#` unescaped.
+    /// The value as written, trimmed, with comments stripped and `\#` unescaped (an
+    /// environment variable's value is only trimmed). Read it as a typed field would with
+    /// [`value`](mod@value)'s functions.
     pub fn value(&self) -> &str {
         &self.value
     }
@@ -198,7 +202,7 @@ impl fmt::Debug for Entry {
 ///         ("TLS_KEY", "-----BEGIN PRIVATE KEY-----"),
 ///     ])
 ///     .load()?;
-/// let app: App = conf.load()?;
+/// let app: App = conf.extract()?;
 /// assert_eq!(app.pg_password.expose_secret(), "opensesame");
 /// assert_eq!(app.tls_key.expose_secret(), "-----BEGIN PRIVATE KEY-----");
 /// # Ok::<(), secret_ref::Error>(())
@@ -310,21 +314,52 @@ impl KongConf {
         out
     }
 
-    /// Deserializes the settings into `T`, without resolving references.
-    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
+    /// Deserializes the settings into `T`, without resolving references: resolve them later
+    /// with [`ResolveSecrets::resolve_secrets`], or call this inside [`Resolver::scope`].
+    ///
+    /// ```
+    /// use secret_ref::{ResolveSecrets, Resolver, Secret, kong_conf::KongConf};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct App { pg_port: u16, pg_password: Secret<String> }
+    ///
+    /// let conf = KongConf::parse("pg_port = 5432\npg_password = {vault://env/pg-password}")?;
+    /// let mut app: App = conf.extract_unresolved()?;
+    /// assert_eq!(app.pg_port, 5432);
+    /// assert!(!app.pg_password.is_resolved());
+    ///
+    /// let resolver = Resolver::builder()
+    ///     .vault("env", secret_ref::vault::env::EnvVault::from_vars([("PG_PASSWORD", "opensesame")]))
+    ///     .build()?;
+    /// app.resolve_secrets(&resolver)?;
+    /// assert_eq!(app.pg_password.expose_secret(), "opensesame");
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn extract_unresolved<T: DeserializeOwned>(&self) -> Result<T, Error> {
         T::deserialize(de::ConfDeserializer { conf: self }).map_err(de::DeError::into_error)
     }
 
     /// A resolver with this configuration's vault settings (`vaults`, `vault_*`,
     /// `vault_prefixes`), starting from [`Resolver::builder`].
     pub fn resolver(&self) -> Result<Resolver, Error> {
-        self.configure(Resolver::builder())?.build()
+        self.apply_to(Resolver::builder())?.build()
     }
 
     /// Applies this configuration's vault settings to a builder, so that backends of your
-    /// own can be added too.
-    pub fn configure(&self, builder: ResolverBuilder) -> Result<ResolverBuilder, Error> {
-        settings::configure(self, builder)
+    /// own can be added too (before, so that the settings can configure them).
+    ///
+    /// ```
+    /// use secret_ref::{Resolver, kong_conf::KongConf, vault::env::EnvVault};
+    ///
+    /// let conf = KongConf::parse("vault_secrets_prefix = APP_")?;
+    /// let builder = Resolver::builder().vault("secrets", EnvVault::from_vars([("APP_KEY", "k")]));
+    /// let resolver = conf.apply_to(builder)?.build()?;
+    /// assert_eq!(resolver.get("{vault://secrets/key}")?.expose_secret(), "k");
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn apply_to(&self, builder: ResolverBuilder) -> Result<ResolverBuilder, Error> {
+        settings::apply_to(self, builder)
     }
 
     /// How often the rotation runs: `vault_rotation_interval` (Kong's
@@ -344,18 +379,43 @@ impl KongConf {
     }
 
     /// Deserializes into `T` and resolves every reference with this configuration's vault
-    /// settings. Failures name the field, and where its value came from.
-    pub fn load<T: DeserializeOwned + ResolveSecrets>(&self) -> Result<T, Error> {
+    /// settings ([`resolver`](KongConf::resolver)). Failures name the field, and where its
+    /// value came from. See [`KongConf`] for an example.
+    pub fn extract<T: DeserializeOwned + ResolveSecrets>(&self) -> Result<T, Error> {
         let resolver = self.resolver()?;
-        self.load_with(&resolver)
+        self.extract_with(&resolver)
     }
 
-    /// Like [`load`](KongConf::load), with a resolver of your own.
-    pub fn load_with<T: DeserializeOwned + ResolveSecrets>(
+    /// Like [`extract`](KongConf::extract), with a resolver of your own (the file's vault
+    /// settings are then not applied, unless the resolver was built with
+    /// [`apply_to`](KongConf::apply_to)).
+    ///
+    /// ```
+    /// use secret_ref::{ResolveSecrets, Resolver, Secret, kong_conf::KongConf};
+    /// use secret_ref::vault::env::EnvVault;
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct App { pg_password: Secret<String> }
+    ///
+    /// let resolver = Resolver::builder()
+    ///     .vault("env", EnvVault::from_vars([("PG_PASSWORD", "opensesame")]))
+    ///     .build()?;
+    /// let conf = KongConf::parse("pg_password = {vault://env/pg-password}")?;
+    /// let app: App = conf.extract_with(&resolver)?;
+    /// assert_eq!(app.pg_password.expose_secret(), "opensesame");
+    ///
+    /// let conf = KongConf::parse("pg_password = {vault://env/nope}")?;
+    /// let Err(err) = conf.extract_with::<App>(&resolver) else { panic!("NOPE is not set") };
+    /// assert_eq!(err.failures()[0].path(), Some("pg_password"));
+    /// assert_eq!(err.failures()[0].origin(), Some("kong.conf line 1"));
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
+    pub fn extract_with<T: DeserializeOwned + ResolveSecrets>(
         &self,
         resolver: &Resolver,
     ) -> Result<T, Error> {
-        let mut value: T = self.deserialize()?;
+        let mut value: T = self.extract_unresolved()?;
         match value.resolve_secrets(resolver) {
             Ok(()) => Ok(value),
             Err(err) => Err(self.with_origins(err)),
@@ -457,8 +517,20 @@ impl Loader {
     }
 
     /// Environment variables named `<prefix><UPPER(key)>` override settings, as
-    /// `KONG_PG_PASSWORD` overrides `pg_password` (Kong's prefix is `KONG_`). Their values
-    /// are taken as they are: no comment is stripped.
+    /// `KONG_PG_PASSWORD` overrides `pg_password` (Kong's prefix is `KONG_`). As in Kong, no
+    /// comment is stripped from their values (`#` is a `#`), but whitespace at either end is
+    /// ([`value::trim`]).
+    ///
+    /// ```
+    /// use secret_ref::kong_conf::Loader;
+    ///
+    /// let conf = Loader::new()
+    ///     .env_prefix("APP_")
+    ///     .env_vars([("APP_PG_USER", " app #1\n"), ("OTHER_PG_USER", "ignored")])
+    ///     .load()?;
+    /// assert_eq!(conf.get("pg_user"), Some("app #1"));
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
     pub fn env_prefix(mut self, prefix: &str) -> Self {
         self.env_prefix = Some(prefix.to_owned());
         self
@@ -517,14 +589,15 @@ impl Loader {
         }
 
         if let Some(prefix) = &self.env_prefix {
-            let mut add = |var: &str, value: &str| {
+            let mut add = |var: &str, text: &str| {
                 if let Some(rest) = var.strip_prefix(prefix.as_str())
                     && !rest.is_empty()
                 {
                     let key = parse::normalize_key(&rest.to_ascii_lowercase());
                     let entry = Entry {
                         key: key.clone(),
-                        value: Zeroizing::new(value.to_owned()),
+                        // Kong strips every value, an environment variable's too.
+                        value: Zeroizing::new(value::trim(text).to_owned()),
                         origin: Origin::Env {
                             var: var.to_owned(),
                         },

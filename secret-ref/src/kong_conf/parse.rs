@@ -4,6 +4,7 @@
 
 use zeroize::Zeroizing;
 
+use super::value::{is_space, trim};
 use crate::error::{ErrorKind, Failure};
 
 /// One `key = value` line.
@@ -14,16 +15,6 @@ pub(crate) struct Line {
     pub(crate) value: Zeroizing<String>,
     /// The physical line number (1-based) where the logical line starts.
     pub(crate) number: usize,
-}
-
-/// Lua's `%s`: ASCII whitespace including the vertical tab, which Rust's
-/// `is_ascii_whitespace` leaves out.
-pub(crate) fn is_lua_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
-}
-
-pub(crate) fn lua_trim(s: &str) -> &str {
-    s.trim_matches(is_lua_space)
 }
 
 /// Parses kong.conf text. Every line that is neither blank, a comment nor `key = value`
@@ -41,12 +32,12 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<Line>, Vec<Failure>> {
         let number = index + 1;
         // Penlight skips blank lines and lines starting with `#` or `;`, even in the middle
         // of a continued line.
-        let start = physical.trim_start_matches(is_lua_space);
+        let start = physical.trim_start_matches(is_space);
         if start.is_empty() || start.starts_with(['#', ';']) {
             continue;
         }
         // A `\` at the end (before optional whitespace) continues the line.
-        let end = physical.trim_end_matches(is_lua_space);
+        let end = physical.trim_end_matches(is_space);
         if let Some(before) = end.strip_suffix('\\') {
             if !continued {
                 pending_start = number;
@@ -97,18 +88,18 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<Vec<Line>, Vec<Failure>> {
 /// `key = value`: Penlight's `%s*=%s*` split at the first `=`, names made into identifiers,
 /// then Kong's comment stripping on the value.
 fn split(line: &str) -> Result<Line, String> {
-    let line = line.trim_start_matches(is_lua_space);
+    let line = line.trim_start_matches(is_space);
     if line.starts_with('[') {
         return Err("`[section]` headers are not part of kong.conf; write `key = value`".into());
     }
     let Some(eq) = line.find('=') else {
         return Err("expected `key = value` (or a `#` comment)".into());
     };
-    let key = lua_trim(&line[..eq]);
+    let key = trim(&line[..eq]);
     if key.is_empty() {
         return Err("the line has no key before `=`".into());
     }
-    let raw = lua_trim(&line[eq + 1..]);
+    let raw = trim(&line[eq + 1..]);
     let value = Zeroizing::new(strip_comment(raw));
     if cut_reference(raw, &value) {
         return Err(format!(
@@ -153,7 +144,7 @@ pub(crate) fn strip_comment(value: &str) -> String {
             break;
         }
     }
-    let kept = value[..end].trim_end_matches(is_lua_space);
+    let kept = value[..end].trim_end_matches(is_space);
     // Built at its final capacity: the value may be a password, and a growing buffer frees
     // its old allocation unwiped.
     let mut out = String::with_capacity(kept.len());

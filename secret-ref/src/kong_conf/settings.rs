@@ -1,6 +1,7 @@
 //! Vault settings carried by a configuration: `vaults`, `vault_<vault>_<option>` and
 //! `vault_prefixes`.
 
+use super::value::{self, is_unset};
 use super::{Entry, KongConf};
 use crate::ResolverBuilder;
 use crate::error::{Error, ErrorKind, Failure};
@@ -30,11 +31,7 @@ fn failure(entry: &Entry, message: String) -> Failure {
         .with_origin(entry.origin().to_string())
 }
 
-fn unset(value: &str) -> bool {
-    matches!(value.trim(), "" | "NONE")
-}
-
-pub(super) fn configure(
+pub(super) fn apply_to(
     conf: &KongConf,
     mut builder: ResolverBuilder,
 ) -> Result<ResolverBuilder, Error> {
@@ -49,13 +46,8 @@ pub(super) fn configure(
     }
 
     // `vaults = bundled | off | a, b`
-    if let Some(entry) = conf.entry("vaults").filter(|e| !unset(e.value())) {
-        let wanted: Vec<&str> = entry
-            .value()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
+    if let Some(entry) = conf.entry("vaults").filter(|e| !is_unset(e.value())) {
+        let wanted: Vec<&str> = value::list(entry.value()).collect();
         if wanted == ["off"] {
             let all: Vec<String> = builder.backends().map(|(n, _)| n.to_owned()).collect();
             for name in all {
@@ -84,22 +76,14 @@ pub(super) fn configure(
 
     // `vault_prefixes = ssl:env, aws-prod:aws`
     let mut named: Vec<(String, String, VaultConfig)> = Vec::new();
-    if let Some(entry) = conf.entry(PREFIXES).filter(|e| !unset(e.value())) {
-        for item in entry
-            .value()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            match item.split_once(':') {
-                Some((prefix, backend))
-                    if !prefix.trim().is_empty() && !backend.trim().is_empty() =>
-                {
-                    named.push((
-                        prefix.trim().to_owned(),
-                        backend.trim().to_owned(),
-                        VaultConfig::new(),
-                    ));
+    if let Some(entry) = conf.entry(PREFIXES) {
+        for item in value::list(entry.value()) {
+            match item
+                .split_once(':')
+                .map(|(p, b)| (value::trim(p), value::trim(b)))
+            {
+                Some((prefix, backend)) if !prefix.is_empty() && !backend.is_empty() => {
+                    named.push((prefix.to_owned(), backend.to_owned(), VaultConfig::new()));
                 }
                 _ => failures.push(failure(
                     entry,
@@ -119,7 +103,7 @@ pub(super) fn configure(
         let Some(rest) = entry.key().strip_prefix("vault_") else {
             continue;
         };
-        if GLOBAL.contains(&entry.key()) || unset(entry.value()) {
+        if GLOBAL.contains(&entry.key()) || is_unset(entry.value()) {
             continue;
         }
         let named_match = named
@@ -181,7 +165,7 @@ pub(super) fn configure(
 pub(super) fn rotation_interval(conf: &KongConf) -> Result<std::time::Duration, Error> {
     let Some(entry) = conf
         .entry("vault_rotation_interval")
-        .filter(|e| !unset(e.value()))
+        .filter(|e| !is_unset(e.value()))
     else {
         return Ok(crate::resolver::DEFAULT_ROTATION_INTERVAL);
     };

@@ -44,7 +44,7 @@ impl Resolver {
         T: ResolveSecrets,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let mut value = f().map_err(Error::deserialize)?;
+        let mut value = f().map_err(Error::from_format)?;
         self.resolve_with(&mut value, &mut Memo::default(), false)?;
         Ok(value)
     }

@@ -433,7 +433,7 @@ impl VaultConfig {
     /// # Ok::<(), secret_ref::VaultError>(())
     /// ```
     pub fn duration(&self, name: &str, max: Duration) -> Result<Option<Duration>, VaultError> {
-        match self.get(name).map(str::trim) {
+        match self.get(name).map(crate::kong_conf::value::trim) {
             None | Some("") => Ok(None),
             Some(text) => parse_seconds(text, max)
                 .map(Some)
@@ -441,15 +441,28 @@ impl VaultConfig {
         }
     }
 
-    /// Reads an option as a boolean (`on`/`off`/`true`/`false`, as kong.conf writes them).
+    /// Reads an option as a boolean: `on`/`off`/`true`/`false`, by kong.conf's rules
+    /// ([`kong_conf::value::parse_bool`](crate::kong_conf::value::parse_bool)). Anything
+    /// else is an [`InvalidConfig`](crate::ErrorKind::InvalidConfig) error (where Kong would
+    /// read `false`), so that a typo cannot turn TLS verification off. Unset or empty is
+    /// `None`.
+    ///
+    /// ```
+    /// use secret_ref::vault::VaultConfig;
+    ///
+    /// let config: VaultConfig = [("ssl_verify", "off"), ("tls", "yes")].into_iter().collect();
+    /// assert_eq!(config.flag("ssl_verify")?, Some(false));
+    /// assert!(config.flag("tls").is_err());
+    /// assert_eq!(config.flag("approle_response_wrapping")?, None);
+    /// # Ok::<(), secret_ref::VaultError>(())
+    /// ```
     pub fn flag(&self, name: &str) -> Result<Option<bool>, VaultError> {
-        match self.get(name).map(str::trim) {
+        use crate::kong_conf::value;
+        match self.get(name).map(value::trim) {
             None | Some("") => Ok(None),
-            Some("on" | "true") => Ok(Some(true)),
-            Some("off" | "false") => Ok(Some(false)),
-            Some(_) => Err(VaultError::invalid_config(format!(
-                "option `{name}` must be on, off, true or false"
-            ))),
+            Some(text) => value::parse_bool(text).map(Some).ok_or_else(|| {
+                VaultError::invalid_config(format!("option `{name}` must be {}", value::BOOLEANS))
+            }),
         }
     }
 }
@@ -457,8 +470,7 @@ impl VaultConfig {
 /// The one parser of durations written as seconds (vault options, kong.conf's
 /// `vault_rotation_interval`): checked before conversion, so no text can panic.
 pub(crate) fn parse_seconds(text: &str, max: Duration) -> Result<Duration, String> {
-    let seconds = text
-        .trim()
+    let seconds = crate::kong_conf::value::trim(text)
         .parse::<f64>()
         .map_err(|_| "must be a number of seconds".to_owned())?;
     if !seconds.is_finite() || seconds < 0.0 {
