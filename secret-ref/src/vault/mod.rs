@@ -18,6 +18,7 @@ pub mod file;
 pub mod fs;
 #[cfg(feature = "hcv")]
 pub mod hcv;
+pub mod memory;
 
 /// Options that every vault takes, as in Kong (the resolver handles them, not the backend):
 /// `ttl`, `neg_ttl` and `resurrect_ttl`, in seconds, at most [`MAX_TTL`].
