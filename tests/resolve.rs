@@ -6,53 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use secret_ref::vault::env::EnvVault;
+use secret_ref::vault::memory::MemoryVault;
 use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::{self, Zeroizing};
 use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
 
-/// A remote-looking vault that counts its fetches.
-#[derive(Clone, Default)]
-struct Counting {
-    fetches: Arc<AtomicUsize>,
-    secrets: Arc<HashMap<String, String>>,
-}
-
-impl Counting {
-    fn new(secrets: &[(&str, &str)]) -> Self {
-        Counting {
-            fetches: Arc::default(),
-            secrets: Arc::new(
-                secrets
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-        }
+/// A remote vault that counts its fetches, with a selector so that distinct configurations
+/// can be told apart.
+fn remote(secrets: &[(&str, &str)]) -> MemoryVault {
+    const OPTIONS: &[VaultOption] = &[VaultOption::selector("region")];
+    let vault = MemoryVault::new().with_options(OPTIONS);
+    for (resource, value) in secrets {
+        vault.set(*resource, *value);
     }
-
-    fn count(&self) -> usize {
-        self.fetches.load(Ordering::SeqCst)
-    }
-}
-
-impl Vault for Counting {
-    fn options(&self) -> &'static [VaultOption] {
-        const OPTIONS: &[VaultOption] = &[VaultOption::selector("region")];
-        OPTIONS
-    }
-
-    fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        let name = match request.version() {
-            Some(v) => format!("{}#{v}", request.resource()),
-            None => request.resource().to_owned(),
-        };
-        self.secrets
-            .get(&name)
-            .map(|v| Zeroizing::new(v.clone()))
-            .ok_or_else(|| VaultError::not_found(format!("no secret `{name}`")))
-    }
+    vault
 }
 
 fn env(vars: &[(&str, &str)]) -> EnvVault {
@@ -68,9 +36,9 @@ struct Pg {
 
 #[test]
 fn identical_fetches_happen_once() {
-    let vault = Counting::new(&[
+    let vault = remote(&[
+        ("pg", r#"{"user":"old","password":"old-pw","port":5431}"#),
         ("pg", r#"{"user":"app","password":"pw","port":5432}"#),
-        ("pg#2", r#"{"user":"old","password":"old-pw","port":5431}"#),
     ]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
@@ -80,14 +48,14 @@ fn identical_fetches_happen_once() {
         r#"[
         {"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
          "port": "{vault://remote/pg/port}"},
-        {"user": "{vault://remote/pg/user#2}", "password": "{vault://remote/pg/password#2}",
-         "port": "{vault://remote/pg/port#2}"}
+        {"user": "{vault://remote/pg/user#1}", "password": "{vault://remote/pg/password#1}",
+         "port": "{vault://remote/pg/port#1}"}
     ]"#,
     )
     .unwrap();
     pgs.resolve_secrets(&resolver).unwrap();
     // Two versions of one secret: two fetches for six references.
-    assert_eq!(vault.count(), 2);
+    assert_eq!(vault.fetches(), 2);
     assert_eq!(pgs[0].user.expose_secret(), "app");
     assert_eq!(pgs[0].password.expose_secret(), "pw");
     assert_eq!(*pgs[0].port.expose_secret(), 5432);
@@ -102,16 +70,16 @@ fn identical_fetches_happen_once() {
     .unwrap();
     again.resolve_secrets(&resolver).unwrap();
     resolver.get("{vault://remote/pg/user}").unwrap();
-    assert_eq!(vault.count(), 2);
+    assert_eq!(vault.fetches(), 2);
 
     // A different configuration is a different fetch.
     resolver.get("{vault://remote/pg/user?region=eu}").unwrap();
-    assert_eq!(vault.count(), 3);
+    assert_eq!(vault.fetches(), 3);
 }
 
 #[test]
 fn failures_are_fetched_once_too() {
-    let vault = Counting::new(&[]);
+    let vault = remote(&[]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .build()
@@ -123,12 +91,12 @@ fn failures_are_fetched_once_too() {
     .unwrap();
     let err = pg.resolve_secrets(&resolver).unwrap_err();
     assert_eq!(err.failures().len(), 3);
-    assert_eq!(vault.count(), 1);
+    assert_eq!(vault.fetches(), 1);
     for (failure, path) in err.failures().iter().zip(["user", "password", "port"]) {
         assert_eq!(failure.kind(), ErrorKind::NotFound);
         assert_eq!(failure.path(), Some(path));
         assert_eq!(failure.vault(), Some("remote"));
-        assert_eq!(failure.message(), "no secret `pg`");
+        assert_eq!(failure.message(), "no secret named `pg`");
     }
 }
 
@@ -245,7 +213,7 @@ fn scope_resolves_during_deserialization_with_any_format() {
         pg: Pg,
         replicas: Vec<Replica>,
     }
-    let vault = Counting::new(&[("pg", r#"{"user":"app","password":"pw","port":5432}"#)]);
+    let vault = remote(&[("pg", r#"{"user":"app","password":"pw","port":5432}"#)]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .vault("env", env(&[("REPLICA_A", "ra")]))
@@ -267,7 +235,7 @@ fn scope_resolves_during_deserialization_with_any_format() {
     assert_eq!(config.pg.password.expose_secret(), "pw");
     assert!(config.pg.port.is_literal());
     assert_eq!(config.replicas[0].password.expose_secret(), "ra");
-    assert_eq!(vault.count(), 1);
+    assert_eq!(vault.fetches(), 1);
 
     // Outside the scope, nothing resolves during deserialization.
     let later: Replica =
@@ -491,7 +459,7 @@ fn conversions() {
 
 #[test]
 fn resolving_twice_only_touches_what_is_unresolved() {
-    let vault = Counting::new(&[("a", "1")]);
+    let vault = remote(&[("a", "1")]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .build()
@@ -500,7 +468,7 @@ fn resolving_twice_only_touches_what_is_unresolved() {
     s.resolve(&resolver).unwrap();
     s.resolve(&resolver).unwrap();
     assert_eq!(s.expose_secret(), "1");
-    assert_eq!(vault.count(), 1);
+    assert_eq!(vault.fetches(), 1);
 }
 
 #[test]
@@ -637,7 +605,7 @@ fn distinct_remote_secrets_are_fetched_concurrently_within_a_bound() {
 
 #[test]
 fn scope_fetches_a_failing_remote_secret_once() {
-    let vault = Counting::new(&[]);
+    let vault = remote(&[]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .build()
@@ -652,34 +620,13 @@ fn scope_fetches_a_failing_remote_secret_once() {
         .unwrap_err();
     assert_eq!(err.failures().len(), 3);
     assert_eq!(err.failures()[2].path(), Some("port"));
-    assert_eq!(vault.count(), 1);
-}
-
-/// A vault whose answers the test changes as it goes.
-#[derive(Clone, Default)]
-struct Switch {
-    value: Arc<std::sync::Mutex<Option<String>>>,
-    fetches: Arc<AtomicUsize>,
-}
-
-impl Vault for Switch {
-    fn options(&self) -> &'static [VaultOption] {
-        &[]
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        match &*self.value.lock().unwrap() {
-            Some(v) => Ok(Zeroizing::new(v.clone())),
-            None => Err(VaultError::unreachable("connection refused")),
-        }
-    }
+    assert_eq!(vault.fetches(), 1);
 }
 
 #[test]
 fn ttls_refresh_resurrect_and_remember_failures() {
-    let vault = Switch::default();
-    *vault.value.lock().unwrap() = Some("v1".into());
+    let vault = MemoryVault::new();
+    vault.set("db", "v1");
     let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = warnings.clone();
     // Time moves only when the test says so: no sleeping, no flakiness.
@@ -702,28 +649,20 @@ fn ttls_refresh_resurrect_and_remember_failures() {
 
     assert_eq!(get().unwrap(), "v1");
     assert_eq!(get().unwrap(), "v1");
-    assert_eq!(
-        vault.fetches.load(Ordering::SeqCst),
-        1,
-        "within ttl: cached"
-    );
+    assert_eq!(vault.fetches(), 1, "within ttl: cached");
 
     pause(350);
-    *vault.value.lock().unwrap() = Some("v2".into());
+    vault.set("db", "v2");
     assert_eq!(get().unwrap(), "v2", "after ttl: fetched again");
-    assert_eq!(vault.fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(vault.fetches(), 2);
 
     pause(350);
-    *vault.value.lock().unwrap() = None;
+    vault.fail_all(VaultError::unreachable("connection refused"));
     assert_eq!(get().unwrap(), "v2", "the vault is down: resurrected");
     assert_eq!(warnings.lock().unwrap().len(), 1);
     assert!(warnings.lock().unwrap()[0].contains("connection refused; serving the previous value"));
     assert_eq!(get().unwrap(), "v2");
-    assert_eq!(
-        vault.fetches.load(Ordering::SeqCst),
-        3,
-        "within neg_ttl: not asked again"
-    );
+    assert_eq!(vault.fetches(), 3, "within neg_ttl: not asked again");
 
     pause(1100);
     let err = get().unwrap_err();
@@ -734,7 +673,8 @@ fn ttls_refresh_resurrect_and_remember_failures() {
     );
 
     resolver.clear_cache();
-    *vault.value.lock().unwrap() = Some("v3".into());
+    vault.recover_all();
+    vault.set("db", "v3");
     assert_eq!(get().unwrap(), "v3");
 }
 

@@ -350,7 +350,32 @@ impl KongConf {
         self.load_with(&resolver)
     }
 
-    /// Like [`load`](KongConf::load), with a resolver of your own.
+    /// Like [`load`](KongConf::load), with a resolver of your own: the configuration's vault
+    /// settings are then not applied.
+    ///
+    /// ```
+    /// use secret_ref::kong_conf::KongConf;
+    /// use secret_ref::vault::memory::MemoryVault;
+    /// use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Debug, Deserialize, ResolveSecrets)]
+    /// struct App { pg_password: Secret<String>, api_key: Secret<String> }
+    ///
+    /// let vault = MemoryVault::new();
+    /// vault.set("pg", "opensesame");
+    /// let resolver = Resolver::builder().vault("mem", vault).build()?;
+    ///
+    /// let conf = KongConf::parse("pg_password = {vault://mem/pg}\napi_key = {vault://mem/api}")?;
+    /// let err = conf.load_with::<App>(&resolver).unwrap_err();
+    /// assert_eq!(err.failures()[0].path(), Some("api_key"));
+    /// assert_eq!(err.kind(), ErrorKind::NotFound);
+    ///
+    /// let conf = KongConf::parse("pg_password = {vault://mem/pg}\napi_key = literal")?;
+    /// let app: App = conf.load_with(&resolver)?;
+    /// assert_eq!(app.pg_password.expose_secret(), "opensesame");
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
     pub fn load_with<T: DeserializeOwned + ResolveSecrets>(
         &self,
         resolver: &Resolver,
