@@ -159,10 +159,12 @@ mod http;
 mod json_key;
 pub mod kong_conf;
 mod live;
+mod plain;
 mod reference;
 mod resolve;
 mod resolver;
 mod secret;
+mod secret_value;
 pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};
@@ -173,6 +175,7 @@ pub use reference::{
 pub use resolve::{Field, ResolveSecrets, Shape, secret_paths};
 pub use resolver::{Change, Resolver, ResolverBuilder, Rotation, RotationReport};
 pub use secret::{CloneableSecret, Secret, SecretString, ser};
+pub use secret_value::SecretValue;
 pub use vault::Vault;
 
 /// Derives [`ResolveSecrets`]; see the trait for the attributes it takes.
@@ -186,6 +189,7 @@ pub use zeroize;
 /// What generated code calls. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::plain::Plain;
     pub use crate::resolve::{Field, Mark, Shape, Walker};
     pub use core;
 }

@@ -12,6 +12,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::convert::{self, ConvertError};
 use crate::error::{Error, ErrorKind, Failure};
 use crate::reference::{Redacted, Reference, is_reference, near_miss};
+use crate::secret_value::SecretValue;
 
 /// A secret value of type `T`, written in configuration either as a literal or as a vault
 /// reference such as `{vault://env/pg-password}`.
@@ -103,7 +104,7 @@ impl Source {
 /// An alias for the common case.
 pub type SecretString = Secret<String>;
 
-impl<T: Zeroize> Secret<T> {
+impl<T: SecretValue> Secret<T> {
     /// A literal secret.
     ///
     /// ```
@@ -209,7 +210,7 @@ impl<T> Secret<T> {
     /// Resolves this one secret; see [`crate::Resolver::resolve`].
     pub fn resolve(&mut self, resolver: &crate::Resolver) -> Result<(), Error>
     where
-        T: Zeroize + DeserializeOwned,
+        T: DeserializeOwned,
     {
         resolver.resolve(self)
     }
@@ -259,7 +260,9 @@ pub(crate) trait SecretSlot {
     }
 }
 
-impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
+// No `Zeroize` bound: every `Secret` was built with its `wipe`, so a missing `Zeroize` is
+// reported once, where a secret is built, not again where it is resolved.
+impl<T: DeserializeOwned> SecretSlot for Secret<T> {
     fn reference_str(&self) -> Option<&str> {
         Secret::reference_str(self)
     }
@@ -299,13 +302,13 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
-impl<T: Zeroize> From<T> for Secret<T> {
+impl<T: SecretValue> From<T> for Secret<T> {
     fn from(value: T) -> Self {
         Secret::new(value)
     }
 }
 
-impl<T: Zeroize + Default> Default for Secret<T> {
+impl<T: SecretValue + Default> Default for Secret<T> {
     fn default() -> Self {
         Secret::new(T::default())
     }
@@ -455,7 +458,7 @@ impl<T> Secret<T> {
     }
 }
 
-impl<'de, T: Zeroize + DeserializeOwned> Deserialize<'de> for Secret<T> {
+impl<'de, T: SecretValue + DeserializeOwned> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut secret = deserializer.deserialize_any(SecretVisitor(PhantomData))?;
         if secret.value.is_none() && crate::resolver::in_scope() {

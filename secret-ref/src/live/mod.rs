@@ -23,6 +23,7 @@ use crate::convert::{self, ConvertError};
 use crate::error::Error;
 use crate::reference::{Redacted, Reference};
 use crate::secret::{Secret, SecretSlot};
+use crate::secret_value::SecretValue;
 
 /// A secret whose value follows its vault: resolved like a [`Secret<T>`], then kept current
 /// by the resolver's rotation ([`Resolver::start_rotation`](crate::Resolver::start_rotation)),
@@ -163,7 +164,7 @@ impl<T> Drop for Shared<T> {
     }
 }
 
-impl<T: Zeroize> Live<T> {
+impl<T: SecretValue> Live<T> {
     /// A literal value, which never changes.
     pub fn new(value: T) -> Self {
         Self::from_parts(Some(value), None)
@@ -640,7 +641,7 @@ impl<T> Serialize for Live<T> {
     }
 }
 
-impl<'de, T: Zeroize + DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Live<T> {
+impl<'de, T: SecretValue + DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Live<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (value, raw) = crate::secret::deserialize_parts::<T, D>(deserializer)?;
         let mut live = Live::from_parts(value, raw);
@@ -651,7 +652,7 @@ impl<'de, T: Zeroize + DeserializeOwned + Send + Sync + 'static> Deserialize<'de
     }
 }
 
-impl<T: Zeroize + DeserializeOwned> From<Secret<T>> for Live<T> {
+impl<T: SecretValue + DeserializeOwned> From<Secret<T>> for Live<T> {
     fn from(secret: Secret<T>) -> Self {
         let (value, raw) = secret.into_parts();
         Live::from_parts(value, raw)
