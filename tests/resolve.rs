@@ -387,6 +387,70 @@ fn builder_reports_every_problem() {
     assert!(!err.to_string().contains("s.secret"));
 }
 
+/// Which backends are compiled in follows the features of this test build; the message for
+/// a left-out one names the feature in every place that reports an unknown vault.
+#[test]
+fn a_backend_left_out_of_the_build_names_its_cargo_feature() {
+    use secret_ref::vault::missing_feature;
+    for (vault, built) in [
+        ("fs", cfg!(feature = "fs")),
+        ("hcv", cfg!(feature = "hcv")),
+        ("aws", cfg!(feature = "aws")),
+    ] {
+        assert_eq!(missing_feature(vault), (!built).then_some(vault), "{vault}");
+        let got = Resolver::new().get(&format!("{{vault://{vault}/db}}"));
+        if built {
+            assert_ne!(got.map(|_| ()).unwrap_err().kind(), ErrorKind::UnknownVault);
+            continue;
+        }
+        let note = format!("(built without the cargo feature `{vault}` of secret-ref)");
+        let err = got.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownVault);
+        assert_eq!(
+            err.failures()[0].message(),
+            format!("could not find vault `{vault}` {note}")
+        );
+
+        let err = Resolver::builder()
+            .configure(vault, "ttl", "1")
+            .named_vault("prod", vault, [("ttl", "1")])
+            .build()
+            .unwrap_err();
+        let messages: Vec<_> = err.failures().iter().map(|f| f.message()).collect();
+        assert_eq!(
+            messages,
+            [
+                format!("cannot configure `ttl` of vault `{vault}`: no such vault {note}"),
+                format!("vault prefix `prod` uses vault `{vault}`, which is not installed {note}"),
+            ]
+        );
+
+        let clause = format!("secret-ref was built without its cargo feature `{vault}`");
+        let err = secret_ref::kong_conf::KongConf::parse(&format!(
+            "vaults = env, {vault}\nvault_{vault}_ttl = 5\n"
+        ))
+        .unwrap()
+        .resolver()
+        .unwrap_err();
+        let messages: Vec<_> = err.failures().iter().map(|f| f.message()).collect();
+        assert_eq!(messages.len(), 2, "{err}");
+        // The list of what is available depends on the build.
+        assert!(
+            messages[0].starts_with(&format!(
+                "vault `{vault}` is not available: {clause} (available: env"
+            )),
+            "{err}"
+        );
+        assert_eq!(
+            messages[1],
+            format!("this setting is for vault `{vault}`, which is not available: {clause}")
+        );
+    }
+    // Not a backend of this crate: no feature to name.
+    assert_eq!(missing_feature("env"), None);
+    assert_eq!(missing_feature("nonexist"), None);
+}
+
 #[test]
 fn conversions() {
     #[derive(Debug, Deserialize, PartialEq)]

@@ -881,16 +881,21 @@ impl Resolver {
             .map(String::as_str)
             .collect();
         known.sort_unstable();
-        Failure::new(
-            ErrorKind::UnknownVault,
-            format!(
+        let message = match crate::vault::missing_feature(r.vault()) {
+            Some(_) => format!(
+                "could not find vault `{}`{}",
+                r.vault(),
+                crate::vault::not_built(r.vault())
+            ),
+            None => format!(
                 "could not find vault `{}` (known vaults: {})",
                 r.vault(),
                 known.join(", ")
             ),
-        )
-        .with_reference(r.as_str())
-        .with_vault(r.vault())
+        };
+        Failure::new(ErrorKind::UnknownVault, message)
+            .with_reference(r.as_str())
+            .with_vault(r.vault())
     }
 }
 
@@ -1240,7 +1245,10 @@ impl ResolverBuilder {
                 failures.push(
                     Failure::new(
                         ErrorKind::UnknownVault,
-                        format!("cannot configure `{option}` of vault `{vault}`: no such vault"),
+                        format!(
+                            "cannot configure `{option}` of vault `{vault}`: no such vault{}",
+                            crate::vault::not_built(&vault)
+                        ),
                     )
                     .with_vault(&vault),
                 );
@@ -1303,7 +1311,9 @@ impl ResolverBuilder {
                     Failure::new(
                         ErrorKind::UnknownVault,
                         format!(
-                            "vault prefix `{prefix}` uses vault `{backend}`, which is not installed"
+                            "vault prefix `{prefix}` uses vault `{backend}`, which is not \
+                             installed{}",
+                            crate::vault::not_built(&backend)
                         ),
                     )
                     .with_vault(&prefix),
