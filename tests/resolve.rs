@@ -573,10 +573,52 @@ fn secrets_round_trip_through_serialize_as_references() {
     };
     let err = serde_json::to_string(&literal).unwrap_err().to_string();
     assert!(
-        err.contains("refusing to serialize a literal secret"),
+        err.starts_with(
+            "refusing to serialize a literal secret (serialize with \
+             `secret_ref::ser::serialize` to see which field); opt in per field with"
+        ),
         "{err}"
     );
     assert!(!err.contains("opensesame"));
+    // Through `ser::serialize`, the error names the field.
+    let mut out = Vec::new();
+    let err = secret_ref::ser::serialize(&literal, &mut serde_json::Serializer::new(&mut out))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("password: refusing to serialize a literal secret; opt in per field"),
+        "{err}"
+    );
+    assert!(!err.contains("opensesame"));
+
+    // Live secrets too, at any depth.
+    #[derive(serde::Serialize)]
+    struct Outer {
+        inner: Vec<std::collections::BTreeMap<String, secret_ref::Live<String>>>,
+    }
+    let outer = Outer {
+        inner: vec![
+            [("a".to_owned(), secret_ref::Live::new("c4n4ry".to_owned()))]
+                .into_iter()
+                .collect(),
+        ],
+    };
+    let mut out = Vec::new();
+    let err = secret_ref::ser::serialize(&outer, &mut serde_json::Serializer::new(&mut out))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("inner[0].a: refusing to serialize a literal secret;"),
+        "{err}"
+    );
+    assert!(!err.contains("c4n4ry"));
+    // The hint comes back once `ser::serialize` has returned.
+    assert!(
+        serde_json::to_string(&outer)
+            .unwrap_err()
+            .to_string()
+            .contains("to see which field")
+    );
 }
 
 #[test]

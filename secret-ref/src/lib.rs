@@ -165,6 +165,7 @@ mod resolve;
 mod resolver;
 mod secret;
 mod secret_value;
+mod serialize;
 pub mod vault;
 
 pub use error::{Error, ErrorKind, Failure, VaultError};

@@ -369,11 +369,7 @@ impl<T> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.source {
             Some(source) => serializer.serialize_str(&source.raw),
-            None => Err(serde::ser::Error::custom(
-                "refusing to serialize a literal secret; opt in per field with \
-                 #[serde(serialize_with = \"secret_ref::ser::expose_literal\")] \
-                 or \"secret_ref::ser::redact_literal\"",
-            )),
+            None => Err(crate::serialize::literal_refused()),
         }
     }
 }
@@ -406,6 +402,8 @@ impl<T> Serialize for Secret<T> {
 /// ```
 pub mod ser {
     use super::*;
+
+    pub use crate::serialize::serialize;
 
     /// Writes a literal's value (and a reference as its reference).
     pub fn expose_literal<T, S>(secret: &Secret<T>, serializer: S) -> Result<S::Ok, S::Error>

@@ -634,9 +634,7 @@ impl<T> Serialize for Live<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.inner.raw {
             Some(raw) => serializer.serialize_str(raw),
-            None => Err(serde::ser::Error::custom(
-                "refusing to serialize a literal secret",
-            )),
+            None => Err(crate::serialize::literal_refused()),
         }
     }
 }
