@@ -19,14 +19,12 @@ pub fn check(cx: &Ctxt, container: &Container<'_>) {
 /// it does nothing, and a secret in it would never be resolved. Each is an error at its own
 /// place rather than a silent no-op.
 fn check_plain(cx: &Ctxt, container: &Container<'_>) {
-    if let Some(bound) = &container.attrs.bound {
-        if let Some(first) = bound.first() {
-            cx.error_spanned_by(
-                first,
-                "`bound` has no effect on a #[secret(plain)] type, whose fields are not walked; \
-                 remove it",
-            );
-        }
+    if let Some(first) = container.attrs.bound.as_ref().and_then(|b| b.first()) {
+        cx.error_spanned_by(
+            first,
+            "`bound` has no effect on a #[secret(plain)] type, whose fields are not walked; \
+             remove it",
+        );
     }
     if let Data::Enum(variants) = &container.data {
         for variant in variants {
