@@ -261,7 +261,7 @@ pub(crate) trait SecretSlot {
 }
 
 // No `Zeroize` bound: every `Secret` was built with its `wipe`, so a missing `Zeroize` is
-// reported once, where a secret is built, not again where it is resolved.
+// reported where a secret is made or deserialized, not again where it is resolved.
 impl<T: DeserializeOwned> SecretSlot for Secret<T> {
     fn reference_str(&self) -> Option<&str> {
         Secret::reference_str(self)
