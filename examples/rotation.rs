@@ -4,37 +4,21 @@
 //! cargo run --example rotation
 //! ```
 //!
-//! A stand-in secret store (an in-process vault, so that the example runs anywhere) rotates
-//! the database password every 600 ms. The resolver's rotation thread asks it again when the
-//! cached value's `ttl` (0.2 s) has run out, checking every 100 ms; the service reads
-//! `Live<String>` on each request and never restarts. With a real store, the only change is
-//! the reference: `{vault://hcv/db/password}`, `{vault://aws/prod/db/password}`.
+//! A stand-in secret store (`vault::memory`, in the process, so that the example runs
+//! anywhere) rotates the database password every 600 ms. The resolver's rotation thread asks
+//! it again when the cached value's `ttl` (0.2 s) has run out, checking every 100 ms; the
+//! service reads `Live<String>` on each request and never restarts. With a real store, the
+//! only change is the reference: `{vault://hcv/db/password}`, `{vault://aws/prod/db/password}`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use secret_ref::vault::{Request, Vault, VaultOption};
-use secret_ref::zeroize::Zeroizing;
-use secret_ref::{Live, ResolveSecrets, Resolver, VaultError};
+use secret_ref::vault::memory::MemoryVault;
+use secret_ref::{Live, ResolveSecrets, Resolver};
 use serde::Deserialize;
 
-/// A secret store whose password changes with each rotation.
-struct RotatingStore {
-    generation: Arc<AtomicU32>,
-}
-
-impl Vault for RotatingStore {
-    fn options(&self) -> &'static [VaultOption] {
-        &[]
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        let n = self.generation.load(Ordering::SeqCst);
-        Ok(Zeroizing::new(format!(
-            r#"{{"user": "app", "password": "pw-generation-{n}"}}"#
-        )))
-    }
+/// The secret the store holds at each generation of the password.
+fn db_secret(generation: u32) -> String {
+    format!(r#"{{"user": "app", "password": "pw-generation-{generation}"}}"#)
 }
 
 #[derive(Debug, Deserialize, ResolveSecrets)]
@@ -44,14 +28,11 @@ struct Config {
 }
 
 fn main() -> Result<(), secret_ref::Error> {
-    let generation = Arc::new(AtomicU32::new(1));
+    // The stand-in store: one handle is registered, the other is kept to rotate the password.
+    let store = MemoryVault::new();
+    store.set("db", db_secret(1));
     let resolver = Resolver::builder()
-        .vault(
-            "store",
-            RotatingStore {
-                generation: generation.clone(),
-            },
-        )
+        .vault("store", store.clone())
         .configure("store", "ttl", "0.2")
         .on_change(|change| println!("  rotation: {} changed", change.reference()))
         .build()?;
@@ -65,10 +46,10 @@ fn main() -> Result<(), secret_ref::Error> {
     let rotation = resolver.start_rotation(Duration::from_millis(100));
 
     // The store rotates the password three times while the service runs.
-    let store = std::thread::spawn(move || {
-        for _ in 0..3 {
+    let rotating = std::thread::spawn(move || {
+        for generation in 2..=4 {
             std::thread::sleep(Duration::from_millis(600));
-            generation.fetch_add(1, Ordering::SeqCst);
+            store.set("db", db_secret(generation));
         }
     });
 
@@ -90,7 +71,7 @@ fn main() -> Result<(), secret_ref::Error> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    store.join().expect("the store thread");
+    rotating.join().expect("the store thread");
     rotation.stop();
     println!("done: the password rotated {seen} times; {config:?}");
     Ok(())

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use secret_ref::vault::VaultOption;
 use secret_ref::vault::env::EnvVault;
-use secret_ref::vault::{Request, Vault, VaultOption};
-use secret_ref::zeroize::Zeroizing;
+use secret_ref::vault::memory::MemoryVault;
 use secret_ref::{ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
 use tracing::field::{Field, Visit};
@@ -91,22 +91,6 @@ fn about(vault: &str) -> Vec<Seen> {
         .collect()
 }
 
-#[derive(Clone, Default)]
-struct Switch(Arc<Mutex<Option<String>>>);
-
-impl Vault for Switch {
-    fn options(&self) -> &'static [VaultOption] {
-        &[]
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        match &*self.0.lock().unwrap() {
-            Some(v) => Ok(Zeroizing::new(v.clone())),
-            None => Err(VaultError::unreachable("connection refused")),
-        }
-    }
-}
-
 #[derive(Deserialize, ResolveSecrets)]
 struct Config {
     local: Secret<String>,
@@ -119,8 +103,8 @@ struct Config {
 #[test]
 fn every_fetch_hit_rotation_resurrection_and_failure_is_an_event() {
     events();
-    let remote = Switch::default();
-    *remote.0.lock().unwrap() = Some(r#"{"user":"c4n4ry-user","password":"c4n4ry-pw"}"#.into());
+    let remote = MemoryVault::new();
+    remote.set("db", r#"{"user":"c4n4ry-user","password":"c4n4ry-pw"}"#);
     let clock = Arc::new(secret_ref::clock::ManualClock::new());
     let resolver = Resolver::builder()
         .clock(clock.clone())
@@ -179,10 +163,10 @@ fn every_fetch_hit_rotation_resurrection_and_failure_is_an_event() {
 
     // Rotation, then a resurrection when the vault fails.
     clock.advance(std::time::Duration::from_millis(150));
-    *remote.0.lock().unwrap() = Some(r#"{"user":"c4n4ry-2","password":"c4n4ry-3"}"#.into());
+    remote.set("db", r#"{"user":"c4n4ry-2","password":"c4n4ry-3"}"#);
     assert_eq!(resolver.rotate().changed, 1);
     clock.advance(std::time::Duration::from_millis(150));
-    *remote.0.lock().unwrap() = None;
+    remote.fail_all(VaultError::unreachable("connection refused"));
     assert_eq!(resolver.rotate().resurrected, 1);
     let remote_events = about("audited");
     let rotations: Vec<_> = remote_events
@@ -211,29 +195,24 @@ fn every_fetch_hit_rotation_resurrection_and_failure_is_an_event() {
     }
 }
 
-/// A vault whose only option is a credential with a name no generic list would catch.
-struct Sigil;
-
-impl Vault for Sigil {
-    fn options(&self) -> &'static [VaultOption] {
-        const OPTIONS: &[VaultOption] = &[
-            VaultOption::credential("sigil"),
-            VaultOption::selector("flavour"),
-        ];
-        OPTIONS
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        Err(VaultError::unreachable("connection refused"))
-    }
+/// A vault whose only options are a credential with a name no generic list would catch, and
+/// a selector; it is down.
+fn sigil() -> MemoryVault {
+    const OPTIONS: &[VaultOption] = &[
+        VaultOption::credential("sigil"),
+        VaultOption::selector("flavour"),
+    ];
+    let vault = MemoryVault::new().with_options(OPTIONS);
+    vault.fail_all(VaultError::unreachable("connection refused"));
+    vault
 }
 
 #[test]
 fn credentials_are_scrubbed_from_events_whatever_their_spelling() {
     events();
     let resolver = Resolver::builder()
-        .vault("scrubbed", Switch::default())
-        .vault("sigil-vault", Sigil)
+        .vault("scrubbed", MemoryVault::new())
+        .vault("sigil-vault", sigil())
         .allow_in_references(secret_ref::vault::OptionClass::ALL)
         .build()
         .unwrap();

@@ -1,7 +1,11 @@
 //! `#[derive(ResolveSecrets)]` on every shape of type the issue lists, resolved against a
 //! fixed environment so that tests do not touch the process's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::num::{NonZeroI32, NonZeroU8};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use secret_ref::vault::env::EnvVault;
 use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret, secret_paths};
@@ -415,4 +419,142 @@ fn empty_types() {
     assert!(secret_paths::<Unit>().is_empty());
     assert!(secret_paths::<Empty>().is_empty());
     Unit.resolve_secrets(&resolver()).unwrap();
+}
+
+/// A user's own plain type: marked once, at the type, and then usable in any field (and in
+/// sets) without an attribute. Its fields need no `ResolveSecrets`.
+#[derive(Debug, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord, ResolveSecrets)]
+#[secret(plain)]
+#[serde(rename_all = "lowercase")]
+enum LogLevel {
+    Debug,
+    Info,
+}
+
+#[derive(Debug, Deserialize, ResolveSecrets)]
+#[secret(plain)]
+struct Limits<T> {
+    // No `ResolveSecrets` for `Opaque`, no bound on `T`: a plain type is not walked.
+    #[allow(dead_code)]
+    note: Opaque,
+    rate: T,
+}
+
+#[derive(Debug, Deserialize, ResolveSecrets)]
+struct Service {
+    password: Secret<String>,
+    extra: serde_json::Value,
+    hosts: HashSet<String>,
+    ports: BTreeSet<u16>,
+    levels: HashSet<LogLevel>,
+    level: LogLevel,
+    limits: Limits<u32>,
+    timeout: Duration,
+    root: PathBuf,
+    listen: SocketAddr,
+    peer: SocketAddrV4,
+    ip: IpAddr,
+    workers: NonZeroU8,
+    offset: NonZeroI32,
+    aliases: Box<[String]>,
+    labels: serde_json::Map<String, serde_json::Value>,
+}
+
+const SERVICE: &str = r#"{
+    "password": "{vault://env/pg-password}",
+    "extra": {"headers": {"accept": "json"}, "hosts": ["a", "b"], "retries": 3, "on": true},
+    "hosts": ["db1", "db2"],
+    "ports": [5432, 6432],
+    "levels": ["debug", "info"],
+    "level": "info",
+    "limits": {"note": {"note": "{vault://env/not-walked}"}, "rate": 10},
+    "timeout": {"secs": 5, "nanos": 0},
+    "root": "/srv/app",
+    "listen": "127.0.0.1:8080",
+    "peer": "127.0.0.1:9090",
+    "ip": "::1",
+    "workers": 4,
+    "offset": -1,
+    "aliases": ["svc"],
+    "labels": {"team": "core"}
+}"#;
+
+#[test]
+fn plain_types_need_no_attribute() {
+    let mut service: Service = serde_json::from_str(SERVICE).unwrap();
+    service.resolve_secrets(&resolver()).unwrap();
+    assert_eq!(service.password.expose_secret(), "pg-pw");
+    assert_eq!(service.level, LogLevel::Info);
+    assert_eq!(service.limits.rate, 10);
+    assert_eq!(service.workers.get(), 4);
+    assert_eq!(secret_paths::<Service>(), ["password"]);
+    assert!(matches!(
+        <LogLevel as ResolveSecrets>::SHAPE,
+        secret_ref::Shape::Plain
+    ));
+    assert!(secret_paths::<Limits<Secret<String>>>().is_empty());
+}
+
+#[test]
+fn a_reference_in_plain_text_is_still_reported() {
+    let mut service: Service = serde_json::from_str(SERVICE).unwrap();
+    service.extra = serde_json::json!({
+        "headers": {"authorization": "{vault://env/api-token}", "accept": "json"},
+        "hosts": ["a", "{vault:/env/near-miss}"],
+        "nested": [[{"deep": "{vault://env/deep}"}]],
+    });
+    service.hosts = ["db1", "{vault://env/host-b}", "{vault://env/host-a}"]
+        .map(String::from)
+        .into();
+    service.root = PathBuf::from("{vault://env/root}");
+    service.aliases = vec![String::from("{vault://env/alias}")].into_boxed_slice();
+    service
+        .labels
+        .insert("team".into(), "{vault://env/team}".into());
+    let err = service.resolve_secrets(&resolver()).unwrap_err();
+    let got: Vec<_> = err
+        .failures()
+        .iter()
+        .map(|f| (f.path().unwrap(), f.reference()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "extra.headers.authorization",
+                Some("{vault://env/api-token}")
+            ),
+            // A near miss is reported without its text, which may be a password.
+            ("extra.hosts[1]", None),
+            ("extra.nested[0][0].deep", Some("{vault://env/deep}")),
+            // A set has no positions: the set's path, in the order of the text.
+            ("hosts", Some("{vault://env/host-a}")),
+            ("hosts", Some("{vault://env/host-b}")),
+            ("root", Some("{vault://env/root}")),
+            ("aliases[0]", Some("{vault://env/alias}")),
+            ("labels.team", Some("{vault://env/team}")),
+        ]
+    );
+    assert!(
+        err.failures()
+            .iter()
+            .all(|f| f.kind() == ErrorKind::ReferenceInPlainField)
+    );
+    // What could be resolved was.
+    assert_eq!(service.password.expose_secret(), "pg-pw");
+}
+
+/// A plain union: nothing in it is walked, so the derive need not know which field is live.
+#[derive(ResolveSecrets)]
+#[secret(plain)]
+#[allow(dead_code)]
+union Bits {
+    int: u32,
+    float: f32,
+}
+
+#[test]
+fn a_plain_union() {
+    assert!(secret_paths::<Bits>().is_empty());
+    Bits { int: 1 }.resolve_secrets(&resolver()).unwrap();
 }

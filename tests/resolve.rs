@@ -6,53 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use secret_ref::vault::env::EnvVault;
+use secret_ref::vault::memory::MemoryVault;
 use secret_ref::vault::{Request, Vault, VaultOption};
 use secret_ref::zeroize::{self, Zeroizing};
 use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
 
-/// A remote-looking vault that counts its fetches.
-#[derive(Clone, Default)]
-struct Counting {
-    fetches: Arc<AtomicUsize>,
-    secrets: Arc<HashMap<String, String>>,
-}
-
-impl Counting {
-    fn new(secrets: &[(&str, &str)]) -> Self {
-        Counting {
-            fetches: Arc::default(),
-            secrets: Arc::new(
-                secrets
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-        }
+/// A remote vault that counts its fetches, with a selector so that distinct configurations
+/// can be told apart.
+fn remote(secrets: &[(&str, &str)]) -> MemoryVault {
+    const OPTIONS: &[VaultOption] = &[VaultOption::selector("region")];
+    let vault = MemoryVault::new().with_options(OPTIONS);
+    for (resource, value) in secrets {
+        vault.set(*resource, *value);
     }
-
-    fn count(&self) -> usize {
-        self.fetches.load(Ordering::SeqCst)
-    }
-}
-
-impl Vault for Counting {
-    fn options(&self) -> &'static [VaultOption] {
-        const OPTIONS: &[VaultOption] = &[VaultOption::selector("region")];
-        OPTIONS
-    }
-
-    fn fetch(&self, request: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        let name = match request.version() {
-            Some(v) => format!("{}#{v}", request.resource()),
-            None => request.resource().to_owned(),
-        };
-        self.secrets
-            .get(&name)
-            .map(|v| Zeroizing::new(v.clone()))
-            .ok_or_else(|| VaultError::not_found(format!("no secret `{name}`")))
-    }
+    vault
 }
 
 fn env(vars: &[(&str, &str)]) -> EnvVault {
@@ -68,9 +36,9 @@ struct Pg {
 
 #[test]
 fn identical_fetches_happen_once() {
-    let vault = Counting::new(&[
+    let vault = remote(&[
+        ("pg", r#"{"user":"old","password":"old-pw","port":5431}"#),
         ("pg", r#"{"user":"app","password":"pw","port":5432}"#),
-        ("pg#2", r#"{"user":"old","password":"old-pw","port":5431}"#),
     ]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
@@ -80,14 +48,14 @@ fn identical_fetches_happen_once() {
         r#"[
         {"user": "{vault://remote/pg/user}", "password": "{vault://remote/pg/password}",
          "port": "{vault://remote/pg/port}"},
-        {"user": "{vault://remote/pg/user#2}", "password": "{vault://remote/pg/password#2}",
-         "port": "{vault://remote/pg/port#2}"}
+        {"user": "{vault://remote/pg/user#1}", "password": "{vault://remote/pg/password#1}",
+         "port": "{vault://remote/pg/port#1}"}
     ]"#,
     )
     .unwrap();
     pgs.resolve_secrets(&resolver).unwrap();
     // Two versions of one secret: two fetches for six references.
-    assert_eq!(vault.count(), 2);
+    assert_eq!(vault.fetches(), 2);
     assert_eq!(pgs[0].user.expose_secret(), "app");
     assert_eq!(pgs[0].password.expose_secret(), "pw");
     assert_eq!(*pgs[0].port.expose_secret(), 5432);
@@ -102,16 +70,16 @@ fn identical_fetches_happen_once() {
     .unwrap();
     again.resolve_secrets(&resolver).unwrap();
     resolver.get("{vault://remote/pg/user}").unwrap();
-    assert_eq!(vault.count(), 2);
+    assert_eq!(vault.fetches(), 2);
 
     // A different configuration is a different fetch.
     resolver.get("{vault://remote/pg/user?region=eu}").unwrap();
-    assert_eq!(vault.count(), 3);
+    assert_eq!(vault.fetches(), 3);
 }
 
 #[test]
 fn failures_are_fetched_once_too() {
-    let vault = Counting::new(&[]);
+    let vault = remote(&[]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .build()
@@ -123,12 +91,12 @@ fn failures_are_fetched_once_too() {
     .unwrap();
     let err = pg.resolve_secrets(&resolver).unwrap_err();
     assert_eq!(err.failures().len(), 3);
-    assert_eq!(vault.count(), 1);
+    assert_eq!(vault.fetches(), 1);
     for (failure, path) in err.failures().iter().zip(["user", "password", "port"]) {
         assert_eq!(failure.kind(), ErrorKind::NotFound);
         assert_eq!(failure.path(), Some(path));
         assert_eq!(failure.vault(), Some("remote"));
-        assert_eq!(failure.message(), "no secret `pg`");
+        assert_eq!(failure.message(), "no secret named `pg`");
     }
 }
 
@@ -245,7 +213,7 @@ fn scope_resolves_during_deserialization_with_any_format() {
         pg: Pg,
         replicas: Vec<Replica>,
     }
-    let vault = Counting::new(&[("pg", r#"{"user":"app","password":"pw","port":5432}"#)]);
+    let vault = remote(&[("pg", r#"{"user":"app","password":"pw","port":5432}"#)]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .vault("env", env(&[("REPLICA_A", "ra")]))
@@ -267,7 +235,7 @@ fn scope_resolves_during_deserialization_with_any_format() {
     assert_eq!(config.pg.password.expose_secret(), "pw");
     assert!(config.pg.port.is_literal());
     assert_eq!(config.replicas[0].password.expose_secret(), "ra");
-    assert_eq!(vault.count(), 1);
+    assert_eq!(vault.fetches(), 1);
 
     // Outside the scope, nothing resolves during deserialization.
     let later: Replica =
@@ -473,6 +441,70 @@ fn builder_reports_every_problem() {
     assert!(!err.to_string().contains("s.secret"));
 }
 
+/// Which backends are compiled in follows the features of this test build; the message for
+/// a left-out one names the feature in every place that reports an unknown vault.
+#[test]
+fn a_backend_left_out_of_the_build_names_its_cargo_feature() {
+    use secret_ref::vault::missing_feature;
+    for (vault, built) in [
+        ("fs", cfg!(feature = "fs")),
+        ("hcv", cfg!(feature = "hcv")),
+        ("aws", cfg!(feature = "aws")),
+    ] {
+        assert_eq!(missing_feature(vault), (!built).then_some(vault), "{vault}");
+        let got = Resolver::new().get(&format!("{{vault://{vault}/db}}"));
+        if built {
+            assert_ne!(got.map(|_| ()).unwrap_err().kind(), ErrorKind::UnknownVault);
+            continue;
+        }
+        let note = format!("(built without the cargo feature `{vault}` of secret-ref)");
+        let err = got.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownVault);
+        assert_eq!(
+            err.failures()[0].message(),
+            format!("could not find vault `{vault}` {note}")
+        );
+
+        let err = Resolver::builder()
+            .configure(vault, "ttl", "1")
+            .named_vault("prod", vault, [("ttl", "1")])
+            .build()
+            .unwrap_err();
+        let messages: Vec<_> = err.failures().iter().map(|f| f.message()).collect();
+        assert_eq!(
+            messages,
+            [
+                format!("cannot configure `ttl` of vault `{vault}`: no such vault {note}"),
+                format!("vault prefix `prod` uses vault `{vault}`, which is not installed {note}"),
+            ]
+        );
+
+        let clause = format!("secret-ref was built without its cargo feature `{vault}`");
+        let err = secret_ref::kong_conf::KongConf::parse(&format!(
+            "vaults = env, {vault}\nvault_{vault}_ttl = 5\n"
+        ))
+        .unwrap()
+        .resolver()
+        .unwrap_err();
+        let messages: Vec<_> = err.failures().iter().map(|f| f.message()).collect();
+        assert_eq!(messages.len(), 2, "{err}");
+        // The list of what is available depends on the build.
+        assert!(
+            messages[0].starts_with(&format!(
+                "vault `{vault}` is not available: {clause} (available: env"
+            )),
+            "{err}"
+        );
+        assert_eq!(
+            messages[1],
+            format!("this setting is for vault `{vault}`, which is not available: {clause}")
+        );
+    }
+    // Not a backend of this crate: no feature to name.
+    assert_eq!(missing_feature("env"), None);
+    assert_eq!(missing_feature("nonexist"), None);
+}
+
 #[test]
 fn conversions() {
     #[derive(Debug, Deserialize, PartialEq)]
@@ -545,7 +577,7 @@ fn conversions() {
 
 #[test]
 fn resolving_twice_only_touches_what_is_unresolved() {
-    let vault = Counting::new(&[("a", "1")]);
+    let vault = remote(&[("a", "1")]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .build()
@@ -554,7 +586,7 @@ fn resolving_twice_only_touches_what_is_unresolved() {
     s.resolve(&resolver).unwrap();
     s.resolve(&resolver).unwrap();
     assert_eq!(s.expose_secret(), "1");
-    assert_eq!(vault.count(), 1);
+    assert_eq!(vault.fetches(), 1);
 }
 
 #[test]
@@ -595,10 +627,52 @@ fn secrets_round_trip_through_serialize_as_references() {
     };
     let err = serde_json::to_string(&literal).unwrap_err().to_string();
     assert!(
-        err.contains("refusing to serialize a literal secret"),
+        err.starts_with(
+            "refusing to serialize a literal secret (serialize with \
+             `secret_ref::ser::serialize` to see which field); opt in per field with"
+        ),
         "{err}"
     );
     assert!(!err.contains("opensesame"));
+    // Through `ser::serialize`, the error names the field.
+    let mut out = Vec::new();
+    let err = secret_ref::ser::serialize(&literal, &mut serde_json::Serializer::new(&mut out))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("password: refusing to serialize a literal secret; opt in per field"),
+        "{err}"
+    );
+    assert!(!err.contains("opensesame"));
+
+    // Live secrets too, at any depth.
+    #[derive(serde::Serialize)]
+    struct Outer {
+        inner: Vec<std::collections::BTreeMap<String, secret_ref::Live<String>>>,
+    }
+    let outer = Outer {
+        inner: vec![
+            [("a".to_owned(), secret_ref::Live::new("c4n4ry".to_owned()))]
+                .into_iter()
+                .collect(),
+        ],
+    };
+    let mut out = Vec::new();
+    let err = secret_ref::ser::serialize(&outer, &mut serde_json::Serializer::new(&mut out))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("inner[0].a: refusing to serialize a literal secret;"),
+        "{err}"
+    );
+    assert!(!err.contains("c4n4ry"));
+    // The hint comes back once `ser::serialize` has returned.
+    assert!(
+        serde_json::to_string(&outer)
+            .unwrap_err()
+            .to_string()
+            .contains("to see which field")
+    );
 }
 
 #[test]
@@ -691,7 +765,7 @@ fn distinct_remote_secrets_are_fetched_concurrently_within_a_bound() {
 
 #[test]
 fn scope_fetches_a_failing_remote_secret_once() {
-    let vault = Counting::new(&[]);
+    let vault = remote(&[]);
     let resolver = Resolver::builder()
         .vault("remote", vault.clone())
         .build()
@@ -706,34 +780,13 @@ fn scope_fetches_a_failing_remote_secret_once() {
         .unwrap_err();
     assert_eq!(err.failures().len(), 3);
     assert_eq!(err.failures()[2].path(), Some("port"));
-    assert_eq!(vault.count(), 1);
-}
-
-/// A vault whose answers the test changes as it goes.
-#[derive(Clone, Default)]
-struct Switch {
-    value: Arc<std::sync::Mutex<Option<String>>>,
-    fetches: Arc<AtomicUsize>,
-}
-
-impl Vault for Switch {
-    fn options(&self) -> &'static [VaultOption] {
-        &[]
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        match &*self.value.lock().unwrap() {
-            Some(v) => Ok(Zeroizing::new(v.clone())),
-            None => Err(VaultError::unreachable("connection refused")),
-        }
-    }
+    assert_eq!(vault.fetches(), 1);
 }
 
 #[test]
 fn ttls_refresh_resurrect_and_remember_failures() {
-    let vault = Switch::default();
-    *vault.value.lock().unwrap() = Some("v1".into());
+    let vault = MemoryVault::new();
+    vault.set("db", "v1");
     let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = warnings.clone();
     // Time moves only when the test says so: no sleeping, no flakiness.
@@ -756,28 +809,20 @@ fn ttls_refresh_resurrect_and_remember_failures() {
 
     assert_eq!(get().unwrap(), "v1");
     assert_eq!(get().unwrap(), "v1");
-    assert_eq!(
-        vault.fetches.load(Ordering::SeqCst),
-        1,
-        "within ttl: cached"
-    );
+    assert_eq!(vault.fetches(), 1, "within ttl: cached");
 
     pause(350);
-    *vault.value.lock().unwrap() = Some("v2".into());
+    vault.set("db", "v2");
     assert_eq!(get().unwrap(), "v2", "after ttl: fetched again");
-    assert_eq!(vault.fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(vault.fetches(), 2);
 
     pause(350);
-    *vault.value.lock().unwrap() = None;
+    vault.fail_all(VaultError::unreachable("connection refused"));
     assert_eq!(get().unwrap(), "v2", "the vault is down: resurrected");
     assert_eq!(warnings.lock().unwrap().len(), 1);
     assert!(warnings.lock().unwrap()[0].contains("connection refused; serving the previous value"));
     assert_eq!(get().unwrap(), "v2");
-    assert_eq!(
-        vault.fetches.load(Ordering::SeqCst),
-        3,
-        "within neg_ttl: not asked again"
-    );
+    assert_eq!(vault.fetches(), 3, "within neg_ttl: not asked again");
 
     pause(1100);
     let err = get().unwrap_err();
@@ -788,7 +833,8 @@ fn ttls_refresh_resurrect_and_remember_failures() {
     );
 
     resolver.clear_cache();
-    *vault.value.lock().unwrap() = Some("v3".into());
+    vault.recover_all();
+    vault.set("db", "v3");
     assert_eq!(get().unwrap(), "v3");
 }
 

@@ -1,46 +1,13 @@
 //! Rotation, live secrets, refresh and retry, against an in-process vault the tests control
 //! (the same against OpenBao and moto is in hcv.rs and aws.rs).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secret_ref::clock::ManualClock;
-use secret_ref::vault::{Request, Vault, VaultOption};
-use secret_ref::zeroize::Zeroizing;
+use secret_ref::vault::memory::MemoryVault;
 use secret_ref::{ErrorKind, Live, ResolveSecrets, Resolver, Secret, VaultError};
 use serde::Deserialize;
-
-/// A vault whose answer the test sets; `None` means it is down.
-#[derive(Clone, Default)]
-struct Switch {
-    value: Arc<Mutex<Option<String>>>,
-    fetches: Arc<AtomicUsize>,
-}
-
-impl Switch {
-    fn set(&self, v: Option<&str>) {
-        *self.value.lock().unwrap() = v.map(str::to_owned);
-    }
-
-    fn fetches(&self) -> usize {
-        self.fetches.load(Ordering::SeqCst)
-    }
-}
-
-impl Vault for Switch {
-    fn options(&self) -> &'static [VaultOption] {
-        &[]
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        match &*self.value.lock().unwrap() {
-            Some(v) => Ok(Zeroizing::new(v.clone())),
-            None => Err(VaultError::unreachable("connection refused")),
-        }
-    }
-}
 
 #[derive(Debug, Deserialize, ResolveSecrets)]
 struct Service {
@@ -61,7 +28,7 @@ fn json(user: &str, password: &str, port: u16) -> String {
     format!(r#"{{"user":"{user}","password":"{password}","port":{port}}}"#)
 }
 
-fn builder(vault: &Switch, ttl: &str) -> secret_ref::ResolverBuilder {
+fn builder(vault: &MemoryVault, ttl: &str) -> secret_ref::ResolverBuilder {
     Resolver::builder()
         .vault("switch", vault.clone())
         .configure("switch", "ttl", ttl)
@@ -69,8 +36,8 @@ fn builder(vault: &Switch, ttl: &str) -> secret_ref::ResolverBuilder {
 
 #[test]
 fn the_rotation_thread_keeps_live_secrets_current() {
-    let vault = Switch::default();
-    vault.set(Some(&json("app", "v1", 5432)));
+    let vault = MemoryVault::new();
+    vault.set("db", json("app", "v1", 5432));
     let changes = Arc::new(Mutex::new(Vec::new()));
     let seen = changes.clone();
     let clock = Arc::new(ManualClock::new());
@@ -86,7 +53,7 @@ fn the_rotation_thread_keeps_live_secrets_current() {
     let password_changes = service.password.subscribe();
 
     let rotation = resolver.start_rotation(Duration::from_millis(1));
-    vault.set(Some(&json("app", "v2", 6543)));
+    vault.set("db", json("app", "v2", 6543));
     // The ttl runs out: the thread's next pass fetches the new value.
     clock.advance(Duration::from_millis(200));
     password_changes
@@ -110,12 +77,12 @@ fn the_rotation_thread_keeps_live_secrets_current() {
 
 #[test]
 fn a_read_stays_valid_while_the_value_rotates() {
-    let vault = Switch::default();
-    vault.set(Some(&json("app", "v1", 1)));
+    let vault = MemoryVault::new();
+    vault.set("db", json("app", "v1", 1));
     let resolver = builder(&vault, "60").build().unwrap();
     let service: Service = resolver.scope(|| serde_json::from_str(SERVICE)).unwrap();
     let before = service.password.expose_secret();
-    vault.set(Some(&json("app", "v2", 1)));
+    vault.set("db", json("app", "v2", 1));
     let report = resolver.refresh_all();
     assert_eq!((report.checked, report.fetched, report.changed), (1, 1, 1));
     // The value read before is still there, unchanged; while that read lives, reads of the
@@ -132,8 +99,8 @@ fn a_read_stays_valid_while_the_value_rotates() {
 
 #[test]
 fn rotation_follows_kongs_ttl_rules() {
-    let vault = Switch::default();
-    vault.set(Some("v1"));
+    let vault = MemoryVault::new();
+    vault.set("p", "v1");
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let seen = warnings.clone();
     let clock = Arc::new(ManualClock::new());
@@ -158,7 +125,7 @@ fn rotation_follows_kongs_ttl_rules() {
 
     // The vault goes down: the previous value is served (resurrect_ttl), with a warning.
     ms(200);
-    vault.set(None);
+    vault.fail_all(VaultError::unreachable("connection refused"));
     let report = resolver.rotate();
     assert_eq!(report.resurrected, 1);
     assert_eq!(*password.expose_secret(), "v1");
@@ -185,7 +152,8 @@ fn rotation_follows_kongs_ttl_rules() {
     let before = vault.fetches();
     ms(350);
     assert_eq!(resolver.rotate().fetched, 0, "within the backoff");
-    vault.set(Some("v2"));
+    vault.recover_all();
+    vault.set("p", "v2");
     ms(100);
     let report = resolver.rotate();
     assert_eq!((report.fetched, report.changed), (1, 1));
@@ -195,7 +163,7 @@ fn rotation_follows_kongs_ttl_rules() {
 
 #[test]
 fn failures_without_neg_ttl_are_not_fetched_by_the_rotation() {
-    let vault = Switch::default();
+    let vault = MemoryVault::new();
     let clock = Arc::new(ManualClock::new());
     let resolver = builder(&vault, "1").clock(clock.clone()).build().unwrap();
     // 50 references that fail, without a neg_ttl.
@@ -215,15 +183,15 @@ fn failures_without_neg_ttl_are_not_fetched_by_the_rotation() {
 
 #[test]
 fn secrets_without_a_ttl_are_never_rotated() {
-    let vault = Switch::default();
-    vault.set(Some("v1"));
+    let vault = MemoryVault::new();
+    vault.set("p", "v1");
     let resolver = Resolver::builder()
         .vault("switch", vault.clone())
         .build()
         .unwrap();
     let mut password: Live<String> = Live::from_reference("{vault://switch/p}".parse().unwrap());
     resolver.resolve(&mut password).unwrap();
-    vault.set(Some("v2"));
+    vault.set("p", "v2");
     assert_eq!(resolver.rotate().fetched, 0);
     assert_eq!(*password.expose_secret(), "v1");
     // Unless asked.
@@ -233,8 +201,8 @@ fn secrets_without_a_ttl_are_never_rotated() {
 
 #[test]
 fn a_rotated_value_that_does_not_fit_keeps_the_old_one() {
-    let vault = Switch::default();
-    vault.set(Some("5432"));
+    let vault = MemoryVault::new();
+    vault.set("port", "5432");
     let warnings = Arc::new(Mutex::new(Vec::new()));
     let seen = warnings.clone();
     let resolver = builder(&vault, "60")
@@ -243,7 +211,7 @@ fn a_rotated_value_that_does_not_fit_keeps_the_old_one() {
         .unwrap();
     let mut port: Live<u16> = Live::from_reference("{vault://switch/port}".parse().unwrap());
     resolver.resolve(&mut port).unwrap();
-    vault.set(Some("c4n4ry-not-a-port"));
+    vault.set("port", "c4n4ry-not-a-port");
     resolver.refresh_all();
     assert_eq!(*port.expose_secret(), 5432);
     let warnings = warnings.lock().unwrap();
@@ -281,8 +249,8 @@ fn the_rotation_thread_stops_with_its_resolver_or_when_told() {
 
 #[test]
 fn dropped_live_secrets_are_forgotten() {
-    let vault = Switch::default();
-    vault.set(Some("v1"));
+    let vault = MemoryVault::new();
+    vault.set("p", "v1");
     let resolver = builder(&vault, "60").build().unwrap();
     let mut a: Live<String> = Live::from_reference("{vault://switch/p}".parse().unwrap());
     resolver.resolve(&mut a).unwrap();
@@ -290,7 +258,7 @@ fn dropped_live_secrets_are_forgotten() {
     resolver.refresh(&mut a).unwrap();
     let changes = a.subscribe();
     drop(a);
-    vault.set(Some("v2"));
+    vault.set("p", "v2");
     let report = resolver.refresh_all();
     assert_eq!(report.changed, 1);
     assert!(changes.try_recv().is_err(), "nobody left to tell");
@@ -298,8 +266,8 @@ fn dropped_live_secrets_are_forgotten() {
 
 #[test]
 fn refresh_and_retry_fetch_again_bypassing_the_cache() {
-    let vault = Switch::default();
-    vault.set(Some(&json("app", "old", 1)));
+    let vault = MemoryVault::new();
+    vault.set("db", json("app", "old", 1));
     let resolver = builder(&vault, "3600").build().unwrap();
 
     #[derive(Deserialize, ResolveSecrets)]
@@ -312,7 +280,7 @@ fn refresh_and_retry_fetch_again_bypassing_the_cache() {
     )
     .unwrap();
     db.resolve_secrets(&resolver).unwrap();
-    vault.set(Some(&json("app", "new", 1)));
+    vault.set("db", json("app", "new", 1));
     // Within the ttl, resolving gives the cached value...
     let mut cached: Db = serde_json::from_str(
         r#"{"user": "{vault://switch/db/user}", "password": "{vault://switch/db/password}"}"#,
@@ -347,8 +315,8 @@ fn refresh_and_retry_fetch_again_bypassing_the_cache() {
 
 #[test]
 fn live_secrets_never_show_their_value() {
-    let vault = Switch::default();
-    vault.set(Some("c4n4ry-live"));
+    let vault = MemoryVault::new();
+    vault.set("p", "c4n4ry-live");
     let resolver = builder(&vault, "60").build().unwrap();
     let mut live: Live<String> =
         serde_json::from_str(r#""{vault://switch/p?x_token=abc}""#).unwrap();

@@ -2,9 +2,9 @@
 //! error's `Display` or `Debug`, whatever their name's spelling or the characters in them.
 
 use secret_ref::vault::env::EnvVault;
-use secret_ref::vault::{OptionClass, Request, Vault, VaultOption};
-use secret_ref::zeroize::Zeroizing;
-use secret_ref::{Redacted, Reference, Resolver, VaultError};
+use secret_ref::vault::memory::MemoryVault;
+use secret_ref::vault::{OptionClass, VaultOption};
+use secret_ref::{Redacted, Reference, Resolver};
 
 const CANARY: &str = "c4n4ry";
 
@@ -18,23 +18,15 @@ fn resolver() -> Resolver {
             "env",
             EnvVault::from_vars([("JSON", r#"{"key": "c4n4ry-in-json"#)]),
         )
-        .vault("custom", Custom)
+        .vault("custom", custom())
         .build()
         .unwrap()
 }
 
-/// A backend with a credential option whose name no generic list knows.
-struct Custom;
-
-impl Vault for Custom {
-    fn options(&self) -> &'static [VaultOption] {
-        const OPTIONS: &[VaultOption] = &[VaultOption::credential("zebra")];
-        OPTIONS
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        Err(VaultError::not_found("no such secret"))
-    }
+/// A backend with a credential option whose name no generic list knows (and no secrets).
+fn custom() -> MemoryVault {
+    const OPTIONS: &[VaultOption] = &[VaultOption::credential("zebra")];
+    MemoryVault::new().with_options(OPTIONS)
 }
 
 /// Resolves a reference (expecting a failure) and checks every rendering of the error.

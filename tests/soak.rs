@@ -14,9 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use secret_ref::kong_conf::Loader;
-use secret_ref::vault::{Request, Vault, VaultOption};
-use secret_ref::zeroize::Zeroizing;
-use secret_ref::{Live, ResolveSecrets, Resolver, VaultError};
+use secret_ref::vault::memory::MemoryVault;
+use secret_ref::{Live, ResolveSecrets, Resolver};
 use serde::Deserialize;
 
 #[global_allocator]
@@ -193,24 +192,12 @@ fn soak(name: &str, resolver: &Resolver, config: &str, writer: impl Fn(u64) + Se
     assert!(grown < 2 * 1024 * 1024, "{report}");
 }
 
-/// An in-process vault: the pair of the version the writer set.
-#[derive(Clone, Default)]
-struct Versions(Arc<AtomicU64>);
-
-impl Vault for Versions {
-    fn options(&self) -> &'static [VaultOption] {
-        &[]
-    }
-
-    fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-        Ok(Zeroizing::new(pair(self.0.load(Ordering::SeqCst))))
-    }
-}
-
 #[test]
 #[ignore = "a minute long: run with --ignored (CI does)"]
 fn soak_in_process() {
-    let vault = Versions::default();
+    // An in-process vault: the pair of the version the writer set.
+    let vault = MemoryVault::new();
+    vault.set("db", pair(0));
     let resolver = Resolver::builder()
         .vault("versions", vault.clone())
         .configure("versions", "ttl", "0.005")
@@ -220,7 +207,9 @@ fn soak_in_process() {
         "in-process vault",
         &resolver,
         r#"{"user": "{vault://versions/db/user}", "port": "{vault://versions/db/port}"}"#,
-        |n| vault.0.store(n, Ordering::SeqCst),
+        |n| {
+            vault.set("db", pair(n));
+        },
     );
 }
 

@@ -2,7 +2,8 @@
 
 use syn::{DeriveInput, Member, Type};
 
-use crate::attr::{self, RenameRule};
+use crate::attr;
+use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 
 pub struct Container<'a> {
@@ -54,11 +55,14 @@ impl<'a> Container<'a> {
                     })
                     .collect(),
             ),
+            // A plain union holds no secret: there is nothing to walk, so nothing to tell.
+            syn::Data::Union(_) if attrs.plain.is_some() => Data::Struct(Vec::new()),
             syn::Data::Union(data) => {
                 cx.error_spanned_by(
                     data.union_token,
                     "ResolveSecrets cannot be derived for a union: the derive could not tell \
-                     which field holds the secret; use a struct or an enum",
+                     which field holds the secret; use a struct or an enum, or mark the union \
+                     #[secret(plain)] if it holds no secret",
                 );
                 return None;
             }

@@ -7,6 +7,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Path, Token, WherePredicate};
 
+use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 
 /// Container attributes.
@@ -16,6 +17,8 @@ pub struct Container {
     pub bound: Option<Vec<WherePredicate>>,
     /// `#[secret(crate = "...")]`: where `secret_ref` is, if renamed.
     pub krate: Option<Path>,
+    /// `#[secret(plain)]`: the type holds no secret; its fields are not walked.
+    pub plain: Option<Span>,
     /// `#[serde(rename_all = "...")]` on a struct: how its fields are named.
     pub rename_all: Option<RenameRule>,
     /// `#[serde(rename_all_fields = "...")]` on an enum: how fields of its variants are named.
@@ -62,7 +65,7 @@ impl Place {
     }
 }
 
-const CONTAINER_KEYS: &[&str] = &["bound", "crate"];
+const CONTAINER_KEYS: &[&str] = &["bound", "crate", "plain"];
 const VARIANT_KEYS: &[&str] = &["skip"];
 const FIELD_KEYS: &[&str] = &["skip", "reference_only"];
 
@@ -220,6 +223,8 @@ impl Container {
                         ),
                     }
                 }
+            } else if meta.path.is_ident("plain") {
+                flag(cx, meta, &mut out.plain);
             } else if meta.path.is_ident("crate") {
                 if let Some(lit) = string_value(cx, meta, out.krate.is_some()) {
                     match lit.parse::<Path>() {
@@ -323,67 +328,7 @@ fn deserialize_name(meta: &ParseNestedMeta<'_>) -> Option<String> {
     found
 }
 
+/// A rule serde does not know is serde_derive's to report; here it is ignored.
 fn rename_rule(meta: &ParseNestedMeta<'_>) -> Option<RenameRule> {
     deserialize_name(meta).and_then(|s| RenameRule::from_str(&s))
-}
-
-/// serde's rename rules, applied to field names as serde applies them.
-#[derive(Clone, Copy)]
-pub enum RenameRule {
-    Lower,
-    Upper,
-    Pascal,
-    Camel,
-    Snake,
-    ScreamingSnake,
-    Kebab,
-    ScreamingKebab,
-}
-
-impl RenameRule {
-    fn from_str(s: &str) -> Option<Self> {
-        Some(match s {
-            "lowercase" => RenameRule::Lower,
-            "UPPERCASE" => RenameRule::Upper,
-            "PascalCase" => RenameRule::Pascal,
-            "camelCase" => RenameRule::Camel,
-            "snake_case" => RenameRule::Snake,
-            "SCREAMING_SNAKE_CASE" => RenameRule::ScreamingSnake,
-            "kebab-case" => RenameRule::Kebab,
-            "SCREAMING-KEBAB-CASE" => RenameRule::ScreamingKebab,
-            _ => return None,
-        })
-    }
-
-    pub fn apply_to_field(self, field: &str) -> String {
-        match self {
-            RenameRule::Lower | RenameRule::Snake => field.to_owned(),
-            RenameRule::Upper | RenameRule::ScreamingSnake => field.to_ascii_uppercase(),
-            RenameRule::Pascal => {
-                let mut pascal = String::new();
-                let mut capitalize = true;
-                for ch in field.chars() {
-                    if ch == '_' {
-                        capitalize = true;
-                    } else if capitalize {
-                        pascal.push(ch.to_ascii_uppercase());
-                        capitalize = false;
-                    } else {
-                        pascal.push(ch);
-                    }
-                }
-                pascal
-            }
-            RenameRule::Camel => {
-                let pascal = RenameRule::Pascal.apply_to_field(field);
-                let mut chars = pascal.chars();
-                match chars.next() {
-                    Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
-                    None => pascal,
-                }
-            }
-            RenameRule::Kebab => field.replace('_', "-"),
-            RenameRule::ScreamingKebab => field.to_ascii_uppercase().replace('_', "-"),
-        }
-    }
 }

@@ -20,22 +20,33 @@ pub fn derive(input: &DeriveInput) -> TokenStream {
         .as_ref()
         .and_then(|c| c.attrs.krate.clone())
         .unwrap_or_else(|| syn::parse_quote!(::secret_ref));
+    let plain = container.as_ref().is_some_and(|c| c.attrs.plain.is_some());
     match (cx.check(), container) {
+        (Ok(()), Some(_)) if plain => impl_plain(input, &krate),
         (Ok(()), Some(container)) => impl_resolve_secrets(&container, &krate),
         (Err(err), _) => {
             // A stub impl next to the error keeps the user's other code compiling, so they see
             // this one error rather than one per use of the type.
             let error = err.to_compile_error();
-            let stub = stub(input, &krate);
+            let stub = stub(input, &krate, plain);
             quote!(#error #stub)
         }
         (Ok(()), None) => unreachable!("a missing container always comes with an error"),
     }
 }
 
-fn stub(input: &DeriveInput, krate: &Path) -> TokenStream {
+/// An impl that walks nothing: the stub after an error, and also the whole of a
+/// `#[secret(plain)]` type's impl.
+fn stub(input: &DeriveInput, krate: &Path, plain: bool) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    // A plain type can also be an element of a set, which needs the `Plain` marker.
+    let marker = plain.then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #krate::__private::Plain for #ident #ty_generics #where_clause {}
+        }
+    });
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -43,8 +54,15 @@ fn stub(input: &DeriveInput, krate: &Path) -> TokenStream {
                 const SHAPE: #krate::__private::Shape = #krate::__private::Shape::Plain;
                 fn visit_secrets<'__a>(&'__a mut self, _: &mut #krate::__private::Walker<'__a>) {}
             }
+            #marker
         };
     }
+}
+
+/// `#[secret(plain)]`: the type holds no secret and is not walked, whatever its fields'
+/// types (they need no `ResolveSecrets`, and type parameters no bound).
+fn impl_plain(input: &DeriveInput, krate: &Path) -> TokenStream {
+    stub(input, krate, true)
 }
 
 fn impl_resolve_secrets(container: &Container<'_>, krate: &Path) -> TokenStream {

@@ -1,13 +1,14 @@
 //! `#[derive(ResolveSecrets)]` for the `secret-ref` crate. Use it through `secret_ref`, which
 //! re-exports it; the attributes it takes are documented on `secret_ref::ResolveSecrets`.
 //!
-//! The macro works in phases, one file each: `attr.rs` parses attributes, `ast.rs` builds a
-//! borrowed view of the input once, `valid.rs` checks rules that span several attributes,
-//! and `expand.rs` writes the impl and cannot fail. Errors are collected in `ctxt.rs`, so one
-//! build reports every bad attribute.
+//! The macro works in phases, one file each: `attr.rs` parses attributes (serde's rename
+//! rules are in `case.rs`), `ast.rs` builds a borrowed view of the input once, `valid.rs`
+//! checks rules that span several attributes, and `expand.rs` writes the impl and cannot
+//! fail. Errors are collected in `ctxt.rs`, so one build reports every bad attribute.
 
 mod ast;
 mod attr;
+mod case;
 mod ctxt;
 mod expand;
 mod valid;

@@ -4,7 +4,7 @@ use std::ops::Deref;
 
 use crate::live::{Live, LiveRef};
 use crate::secret::Secret;
-use zeroize::Zeroize;
+use crate::secret_value::SecretValue;
 
 /// Read access to a secret's value, for code generic over where the secret lives: a
 /// [`Secret<T>`] gives `&T`, a [`Live<T>`] a [`LiveRef`] guard (its value may rotate, so a
@@ -54,7 +54,7 @@ pub trait ExposeSecretMut<T>: ExposeSecret<T> {
     fn expose_secret_mut(&mut self) -> &mut T;
 }
 
-impl<T: Zeroize> ExposeSecret<T> for Secret<T> {
+impl<T: SecretValue> ExposeSecret<T> for Secret<T> {
     type Exposed<'a>
         = &'a T
     where
@@ -66,7 +66,7 @@ impl<T: Zeroize> ExposeSecret<T> for Secret<T> {
     }
 }
 
-impl<T: Zeroize> ExposeSecretMut<T> for Secret<T> {
+impl<T: SecretValue> ExposeSecretMut<T> for Secret<T> {
     #[track_caller]
     fn expose_secret_mut(&mut self) -> &mut T {
         Secret::expose_secret_mut(self)

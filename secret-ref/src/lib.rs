@@ -161,12 +161,15 @@ mod http;
 mod json_key;
 pub mod kong_conf;
 mod live;
+mod plain;
 mod redact;
 mod reference;
 mod resolve;
 mod resolver;
 pub mod rotation;
 mod secret;
+mod secret_value;
+mod serialize;
 pub mod shape;
 mod slot;
 pub mod vault;
@@ -179,6 +182,7 @@ pub use reference::{NearMiss, Reference, ReferenceError, ReferenceProblem, is_re
 pub use resolve::{ResolveSecrets, secret_paths};
 pub use resolver::{Resolver, ResolverBuilder};
 pub use secret::{CloneableSecret, Secret, SecretString, ser};
+pub use secret_value::SecretValue;
 pub use vault::Vault;
 
 /// Derives [`ResolveSecrets`]; see the trait for the attributes it takes.
@@ -192,6 +196,7 @@ pub use zeroize;
 /// What generated code calls. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::plain::Plain;
     pub use crate::resolve::{Field, Mark, Shape, Walker};
     pub use core;
 }

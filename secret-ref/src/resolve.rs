@@ -7,31 +7,58 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use zeroize::Zeroize;
 
 use crate::Resolver;
 use crate::error::{Error, ErrorKind, Failure};
 use crate::live::{Live, LiveSink};
 use crate::reference::{is_reference, near_miss};
 use crate::secret::Secret;
+use crate::secret_value::SecretValue;
 use crate::slot::SecretSlot;
 
 /// A type whose secrets can be resolved in one call, with every failure reported with its
 /// field path. Derive it with `#[derive(ResolveSecrets)]`.
 ///
 /// The derive walks every field: `Secret<T>` fields resolve; `Option`, `Box`, `Vec`, arrays,
-/// `VecDeque` and the values of `HashMap` and `BTreeMap` are walked into; nested types that
-/// derive `ResolveSecrets` are walked into. A plain `String` holding a reference is reported
-/// (it would otherwise be used as a literal password); mark a field `#[secret(skip)]` to leave
-/// it alone. `#[serde(rename)]`, `#[serde(rename_all)]` and `#[serde(flatten)]` are honoured
-/// in field paths, so a path names the key written in the file.
+/// `VecDeque`, `LinkedList` and the values of `HashMap` and `BTreeMap` are walked into;
+/// nested types that derive `ResolveSecrets` are walked into. Plain types need no attribute:
+/// numbers, `bool`, `char`, strings, `Duration`, `PathBuf`, IP and socket addresses,
+/// `NonZero*`, `serde_json::Value`, and `HashSet`/`BTreeSet` of these. A reference in their
+/// text is reported (it would otherwise be used as a literal password): in a `String`, a
+/// path, a set's element, or any string inside a `serde_json::Value`. Mark a field
+/// `#[secret(skip)]` to leave it alone. `#[serde(rename)]`, `#[serde(rename_all)]` and
+/// `#[serde(flatten)]` are honoured in field paths, so a path names the key written in the
+/// file.
 ///
 /// Field attributes:
 /// - `#[secret(skip)]`: not walked (its type need not implement `ResolveSecrets`).
 /// - `#[secret(reference_only)]`: a literal value here is an error, so a password can only
 ///   come from a vault.
 ///
-/// Container attribute: `#[secret(bound = "T: MyTrait")]` replaces the inferred where-clause.
+/// Container attributes:
+/// - `#[secret(plain)]`: the type holds no secret. Its fields are not walked (their types
+///   need no `ResolveSecrets`, and text in them is not checked), and it can be an element of
+///   a set. Mark a type of your own once, here, instead of each field that holds it.
+/// - `#[secret(bound = "T: MyTrait")]` replaces the inferred where-clause.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use secret_ref::{ResolveSecrets, Secret, secret_paths};
+///
+/// #[derive(PartialEq, Eq, Hash, ResolveSecrets)]
+/// #[secret(plain)]
+/// enum Level { Debug, Info }
+///
+/// #[derive(ResolveSecrets)]
+/// struct Service {
+///     level: Level,
+///     levels: HashSet<Level>,
+///     extra: serde_json::Value,
+///     token: Secret<String>,
+/// }
+///
+/// assert_eq!(secret_paths::<Service>(), ["token"]);
+/// ```
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -77,7 +104,7 @@ use crate::slot::SecretSlot;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `ResolveSecrets`",
     label = "this field's type has no `ResolveSecrets` impl",
-    note = "add `#[derive(ResolveSecrets)]` to `{Self}`, or mark the field `#[secret(skip)]` if it can hold no secret"
+    note = "add `#[derive(ResolveSecrets)]` to `{Self}` (with `#[secret(plain)]` if it holds no secret), or mark the field `#[secret(skip)]`"
 )]
 pub trait ResolveSecrets {
     /// The static description of where this type keeps its secrets; see [`secret_paths`].
@@ -421,7 +448,7 @@ impl<'a> Walker<'a> {
     }
 }
 
-impl<T: Zeroize + DeserializeOwned> ResolveSecrets for Secret<T> {
+impl<T: SecretValue + DeserializeOwned> ResolveSecrets for Secret<T> {
     const SHAPE: Shape = Shape::Secret;
 
     fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
@@ -429,7 +456,7 @@ impl<T: Zeroize + DeserializeOwned> ResolveSecrets for Secret<T> {
     }
 }
 
-impl<T: Zeroize + DeserializeOwned + Send + Sync + 'static> ResolveSecrets for Live<T> {
+impl<T: SecretValue + DeserializeOwned + Send + Sync + 'static> ResolveSecrets for Live<T> {
     const SHAPE: Shape = Shape::Secret;
 
     fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {

@@ -10,6 +10,7 @@ use crate::convert::{self, ConvertError};
 use crate::error::Error;
 use crate::redact::Redacted;
 use crate::reference::Reference;
+use crate::secret_value::SecretValue;
 use crate::slot::{self, Deserialized, RefText, SecretSlot, unresolved};
 
 /// A secret value of type `T`, written in configuration either as a literal or as a vault
@@ -25,8 +26,9 @@ use crate::slot::{self, Deserialized, RefText, SecretSlot, unresolved};
 ///   or [`ser::redact_literal`](crate::ser::redact_literal).
 /// - `Clone` is opt-in through [`CloneableSecret`], because every clone is one more copy of
 ///   the secret in memory.
-/// - `T` must be [`Zeroize`] (as with `secrecy`'s `SecretBox`), and the bound is on the type
-///   itself: a value that cannot be wiped is refused where the field is declared. A
+/// - `T` must be [`Zeroize`] (see [`SecretValue`]; as with `secrecy`'s `SecretBox`), and the
+///   bound is on the type itself: a value that cannot be wiped is refused where the field is
+///   declared. A
 ///   `Secret<String>` is 40 bytes: the value and the reference's text.
 ///
 /// Deserializing reads a reference or a literal `T`. A reference is only recognized here (as
@@ -61,7 +63,7 @@ use crate::slot::{self, Deserialized, RefText, SecretSlot, unresolved};
 /// assert_eq!(format!("{:?}", pg.password), "Secret([REDACTED])");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Secret<T: Zeroize> {
+pub struct Secret<T: SecretValue> {
     value: Option<T>,
     /// The reference this secret comes from; `None` for a literal.
     raw: Option<RefText>,
@@ -70,7 +72,7 @@ pub struct Secret<T: Zeroize> {
 /// An alias for the common case.
 pub type SecretString = Secret<String>;
 
-impl<T: Zeroize> Secret<T> {
+impl<T: SecretValue> Secret<T> {
     /// A literal secret.
     ///
     /// ```
@@ -107,7 +109,7 @@ impl<T: Zeroize> Secret<T> {
     }
 }
 
-impl<T: Zeroize> Secret<T> {
+impl<T: SecretValue> Secret<T> {
     /// The value. Reading a secret that holds an unresolved reference panics (with the
     /// reference, never a value) rather than yield something wrong; use
     /// [`try_expose_secret`](Secret::try_expose_secret) to handle that case.
@@ -177,7 +179,7 @@ impl<T: Zeroize> Secret<T> {
     }
 }
 
-impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
+impl<T: SecretValue + DeserializeOwned> SecretSlot for Secret<T> {
     fn reference_str(&self) -> Option<&str> {
         Secret::reference_str(self)
     }
@@ -200,7 +202,7 @@ impl<T: Zeroize + DeserializeOwned> SecretSlot for Secret<T> {
     }
 }
 
-impl<T: Zeroize> Drop for Secret<T> {
+impl<T: SecretValue> Drop for Secret<T> {
     fn drop(&mut self) {
         if let Some(v) = &mut self.value {
             v.zeroize();
@@ -208,7 +210,7 @@ impl<T: Zeroize> Drop for Secret<T> {
     }
 }
 
-impl<T: Zeroize> fmt::Debug for Secret<T> {
+impl<T: SecretValue> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.value, &self.raw) {
             (None, Some(raw)) => write!(f, "Secret({})", Redacted::new(raw.as_str())),
@@ -217,13 +219,13 @@ impl<T: Zeroize> fmt::Debug for Secret<T> {
     }
 }
 
-impl<T: Zeroize> From<T> for Secret<T> {
+impl<T: SecretValue> From<T> for Secret<T> {
     fn from(value: T) -> Self {
         Secret::new(value)
     }
 }
 
-impl<T: Zeroize + Default> Default for Secret<T> {
+impl<T: SecretValue + Default> Default for Secret<T> {
     fn default() -> Self {
         Secret::new(T::default())
     }
@@ -277,17 +279,13 @@ impl<T: CloneableSecret> Clone for Secret<T> {
     }
 }
 
-impl<T: Zeroize> Serialize for Secret<T> {
+impl<T: SecretValue> Serialize for Secret<T> {
     /// Writes the reference back. A literal is an error: writing a password into a file
     /// should be a decision, made per field with [`crate::ser`].
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.raw {
             Some(raw) => serializer.serialize_str(raw.as_str()),
-            None => Err(serde::ser::Error::custom(
-                "refusing to serialize a literal secret; opt in per field with \
-                 #[serde(serialize_with = \"secret_ref::ser::expose_literal\")] \
-                 or \"secret_ref::ser::redact_literal\"",
-            )),
+            None => Err(crate::serialize::literal_refused()),
         }
     }
 }
@@ -321,10 +319,12 @@ impl<T: Zeroize> Serialize for Secret<T> {
 pub mod ser {
     use super::*;
 
+    pub use crate::serialize::serialize;
+
     /// Writes a literal's value (and a reference as its reference).
     pub fn expose_literal<T, S>(secret: &Secret<T>, serializer: S) -> Result<S::Ok, S::Error>
     where
-        T: Serialize + Zeroize,
+        T: Serialize + SecretValue,
         S: Serializer,
     {
         match (&secret.raw, &secret.value) {
@@ -337,7 +337,7 @@ pub mod ser {
     /// Writes `[REDACTED]` for a literal (and a reference as its reference).
     pub fn redact_literal<T, S>(secret: &Secret<T>, serializer: S) -> Result<S::Ok, S::Error>
     where
-        T: Zeroize,
+        T: SecretValue,
         S: Serializer,
     {
         match &secret.raw {
@@ -347,7 +347,7 @@ pub mod ser {
     }
 }
 
-impl<T: Zeroize> Secret<T> {
+impl<T: SecretValue> Secret<T> {
     /// Takes the value and the reference text out (the value is not wiped: it moves).
     pub(crate) fn into_parts(self) -> Deserialized<T> {
         let mut this = std::mem::ManuallyDrop::new(self);
@@ -361,7 +361,7 @@ impl<T: Zeroize> Secret<T> {
 /// Only *recognizes* a reference (see [`crate::is_reference`]); parsing and resolving are
 /// the resolver's, after deserialization, so that deserializing a `Secret<String>` costs
 /// about what a `String` does.
-impl<'de, T: Zeroize + DeserializeOwned> Deserialize<'de> for Secret<T> {
+impl<'de, T: SecretValue + DeserializeOwned> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let Deserialized { value, raw } = slot::deserialize(deserializer)?;
         Ok(Secret { value, raw })

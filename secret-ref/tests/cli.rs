@@ -205,6 +205,43 @@ fn check_lists_references_and_never_values() {
     assert!(stderr(&out).starts_with("Error: cannot read /nonexistent.json"));
 }
 
+/// A reference to a backend this build left out names the cargo feature that brings it, in
+/// `get` (after Kong's own words) and in `check`.
+#[test]
+fn get_and_check_name_the_feature_of_a_backend_left_out() {
+    let Some(vault) = ["fs", "hcv", "aws"]
+        .into_iter()
+        .find(|v| secret_ref::vault::missing_feature(v).is_some())
+    else {
+        // Built with every backend: none is left out.
+        return;
+    };
+    let out = cli(&[], &["get", &format!("{vault}/db/password")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "Error: could not find vault ({vault}): secret-ref was built without its cargo \
+             feature `{vault}`\n"
+        )
+    );
+
+    let json = temp_file(
+        "left-out.json",
+        &format!(r#"{{"db": {{"password": "{{vault://{vault}/db/password}}"}}}}"#),
+    );
+    let out = cli(&[], &["check", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "FAILED  db.password  {{vault://{vault}/db/password}}: could not find vault \
+             `{vault}` (built without the cargo feature `{vault}` of secret-ref)\n\
+             1 reference, 1 failed\n"
+        )
+    );
+}
+
 #[test]
 fn check_get_and_run_print_references_only_through_the_scrubber() {
     // A malformed reference with a token in it: the token is scrubbed, even though the

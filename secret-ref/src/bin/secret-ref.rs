@@ -172,10 +172,16 @@ fn resolver(conf: &KongConf) -> Result<Resolver, String> {
 fn kong_message(err: &Error) -> String {
     let failure = &err.failures()[0];
     match failure.kind() {
-        ErrorKind::UnknownVault => format!(
-            "could not find vault ({})",
-            failure.vault().unwrap_or_default()
-        ),
+        ErrorKind::UnknownVault => {
+            let vault = failure.vault().unwrap_or_default();
+            match secret_ref::vault::missing_feature(vault) {
+                Some(feature) => format!(
+                    "could not find vault ({vault}): secret-ref was built without its cargo \
+                     feature `{feature}`"
+                ),
+                None => format!("could not find vault ({vault})"),
+            }
+        }
         ErrorKind::InvalidReference | ErrorKind::OptionNotAllowed => failure.to_string(),
         _ => format!(
             "could not get value from external vault ({})",

@@ -59,10 +59,17 @@ pub(super) fn apply_to(
                 if *name != "bundled" && !known.iter().any(|k| k == name) {
                     failures.push(failure(
                         entry,
-                        format!(
-                            "vault `{name}` is not available in this build (available: {})",
-                            known.join(", ")
-                        ),
+                        match crate::vault::missing_feature(name) {
+                            Some(feature) => format!(
+                                "vault `{name}` is not available: secret-ref was built without \
+                                 its cargo feature `{feature}` (available: {})",
+                                known.join(", ")
+                            ),
+                            None => format!(
+                                "vault `{name}` is not available in this build (available: {})",
+                                known.join(", ")
+                            ),
+                        },
                     ));
                 }
             }
@@ -137,18 +144,25 @@ pub(super) fn apply_to(
                     ));
                 }
             }
-            _ => failures.push(failure(
-                entry,
-                format!(
-                    "no vault matches this setting (vaults: {}; named vaults are declared \
-                     with `{PREFIXES}`)",
-                    backends
-                        .iter()
-                        .map(|(_, n)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
+            _ => {
+                let message = match left_out(rest) {
+                    // A setting for a backend this build left out: say which feature brings it.
+                    Some((vault, feature)) => format!(
+                        "this setting is for vault `{vault}`, which is not available: secret-ref \
+                         was built without its cargo feature `{feature}`"
+                    ),
+                    None => format!(
+                        "no vault matches this setting (vaults: {}; named vaults are declared \
+                         with `{PREFIXES}`)",
+                        backends
+                            .iter()
+                            .map(|(_, n)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                failures.push(failure(entry, message));
+            }
         }
     }
 
@@ -180,6 +194,12 @@ pub(super) fn rotation_interval(conf: &KongConf) -> Result<std::time::Duration, 
             format!("the rotation interval {why}"),
         ))),
     }
+}
+
+/// The backend left out of this build (and its feature) that a `vault_<vault>_<option>` key
+/// (without its `vault_`) is for, if any.
+fn left_out(rest: &str) -> Option<(&'static str, &'static str)> {
+    crate::vault::left_out().find(|(vault, _)| fits(rest, &key_form(vault)))
 }
 
 fn fits(rest: &str, vault: &str) -> bool {

@@ -23,6 +23,7 @@ use crate::error::Error;
 use crate::redact::Redacted;
 use crate::reference::Reference;
 use crate::secret::Secret;
+use crate::secret_value::SecretValue;
 use crate::slot::{self, Deserialized, RefText, SecretSlot};
 
 /// A secret whose value follows its vault: resolved like a [`Secret<T>`], then kept current
@@ -163,7 +164,7 @@ impl<T> Drop for Shared<T> {
     }
 }
 
-impl<T: Zeroize> Live<T> {
+impl<T: SecretValue> Live<T> {
     /// A literal value, which never changes.
     pub fn new(value: T) -> Self {
         Self::from_parts(Some(value), None)
@@ -619,21 +620,19 @@ impl<T> Serialize for Live<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.inner.raw {
             Some(raw) => serializer.serialize_str(raw.as_str()),
-            None => Err(serde::ser::Error::custom(
-                "refusing to serialize a literal secret",
-            )),
+            None => Err(crate::serialize::literal_refused()),
         }
     }
 }
 
-impl<'de, T: Zeroize + DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Live<T> {
+impl<'de, T: SecretValue + DeserializeOwned + Send + Sync + 'static> Deserialize<'de> for Live<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let Deserialized { value, raw } = slot::deserialize::<T, D>(deserializer)?;
         Ok(Live::from_parts(value, raw))
     }
 }
 
-impl<T: Zeroize + DeserializeOwned> From<Secret<T>> for Live<T> {
+impl<T: SecretValue + DeserializeOwned> From<Secret<T>> for Live<T> {
     fn from(secret: Secret<T>) -> Self {
         let Deserialized { value, raw } = secret.into_parts();
         Live::from_parts(value, raw)

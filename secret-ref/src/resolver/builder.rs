@@ -247,7 +247,10 @@ impl ResolverBuilder {
                 failures.push(
                     Failure::new(
                         ErrorKind::UnknownVault,
-                        format!("cannot configure `{option}` of vault `{vault}`: no such vault"),
+                        format!(
+                            "cannot configure `{option}` of vault `{vault}`: no such vault{}",
+                            crate::vault::not_built(&vault)
+                        ),
                     )
                     .with_vault(&vault),
                 );
@@ -314,7 +317,9 @@ impl ResolverBuilder {
                     Failure::new(
                         ErrorKind::UnknownVault,
                         format!(
-                            "vault prefix `{prefix}` uses vault `{backend}`, which is not installed"
+                            "vault prefix `{prefix}` uses vault `{backend}`, which is not \
+                             installed{}",
+                            crate::vault::not_built(&backend)
                         ),
                     )
                     .with_vault(&prefix),

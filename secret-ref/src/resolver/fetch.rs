@@ -370,16 +370,21 @@ impl Resolver {
             .map(String::as_str)
             .collect();
         known.sort_unstable();
-        Failure::new(
-            ErrorKind::UnknownVault,
-            format!(
+        let message = match crate::vault::missing_feature(r.vault()) {
+            Some(_) => format!(
+                "could not find vault `{}`{}",
+                r.vault(),
+                crate::vault::not_built(r.vault())
+            ),
+            None => format!(
                 "could not find vault `{}` (known vaults: {})",
                 r.vault(),
                 known.join(", ")
             ),
-        )
-        .with_reference(r.as_str())
-        .with_vault(r.vault())
+        };
+        Failure::new(ErrorKind::UnknownVault, message)
+            .with_reference(r.as_str())
+            .with_vault(r.vault())
     }
 }
 

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hashbrown::HashMap;
-use zeroize::Zeroize;
 
 use crate::cache::{Cache, Text, Ttls};
 use crate::digest::{Digest, DigestWriter};
@@ -304,7 +303,7 @@ impl Resolver {
     }
 }
 
-impl<T: Zeroize + serde::de::DeserializeOwned> Secret<T> {
+impl<T: crate::SecretValue + serde::de::DeserializeOwned> Secret<T> {
     /// Resolves this one secret; see [`Resolver::resolve`].
     ///
     /// ```

@@ -18,6 +18,7 @@ pub mod file;
 pub mod fs;
 #[cfg(feature = "hcv")]
 pub mod hcv;
+pub mod memory;
 
 /// Options that every vault takes, as in Kong (the resolver handles them, not the backend):
 /// `ttl`, `neg_ttl` and `resurrect_ttl`, in seconds, at most [`MAX_TTL`].
@@ -46,6 +47,51 @@ pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> 
         None,
     ];
     bundled.into_iter().flatten()
+}
+
+/// The backends this crate ships besides `env`, each with the cargo feature that compiles
+/// it in, and whether this build has it. A new backend adds its line.
+const FEATURES: &[(&str, &str, bool)] = &[
+    ("fs", "fs", cfg!(feature = "fs")),
+    ("hcv", "hcv", cfg!(feature = "hcv")),
+    ("aws", "aws", cfg!(feature = "aws")),
+];
+
+/// The cargo feature of secret-ref that would compile in the backend `vault`, when this
+/// build was made without it: `Some("hcv")` for `hcv` in a build without the `hcv` feature.
+/// `None` for a backend that is compiled in, and for a name secret-ref has no backend for.
+/// Errors about an unknown vault name the feature with it, so that
+/// `could not find vault hcv` says how to get it.
+///
+/// ```
+/// use secret_ref::vault::missing_feature;
+///
+/// assert_eq!(missing_feature("hcv"), if cfg!(feature = "hcv") { None } else { Some("hcv") });
+/// assert_eq!(missing_feature("env"), None);
+/// assert_eq!(missing_feature("my-vault"), None);
+/// ```
+pub fn missing_feature(vault: &str) -> Option<&'static str> {
+    FEATURES
+        .iter()
+        .find(|(name, _, built)| *name == vault && !built)
+        .map(|(_, feature, _)| *feature)
+}
+
+/// The backends this build was made without, each with its feature.
+pub(crate) fn left_out() -> impl Iterator<Item = (&'static str, &'static str)> {
+    FEATURES
+        .iter()
+        .filter(|(_, _, built)| !built)
+        .map(|(name, feature, _)| (*name, *feature))
+}
+
+/// For messages about an unknown vault: ` (built without the cargo feature `hcv` of
+/// secret-ref)` when [`missing_feature`] knows the name, else nothing.
+pub(crate) fn not_built(vault: &str) -> String {
+    match missing_feature(vault) {
+        Some(feature) => format!(" (built without the cargo feature `{feature}` of secret-ref)"),
+        None => String::new(),
+    }
 }
 
 /// The longest cache duration (`ttl`, `neg_ttl`, `resurrect_ttl`) and rotation interval:
