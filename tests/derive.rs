@@ -490,7 +490,7 @@ fn plain_types_need_no_attribute() {
     assert_eq!(secret_paths::<Service>(), ["password"]);
     assert!(matches!(
         <LogLevel as ResolveSecrets>::SHAPE,
-        secret_ref::Shape::Plain
+        secret_ref::shape::Shape::Plain
     ));
     assert!(secret_paths::<Limits<Secret<String>>>().is_empty());
 }
