@@ -37,12 +37,13 @@
 //!     pg_password: Secret<String>,
 //! }
 //!
-//! # unsafe { std::env::set_var("MY_SECRET_POSTGRES_PASSWORD", "opensesame") };
+//! // (`Resolver::new()` reads the process environment; this example gives it a fixed one.)
+//! # let resolver = secret_ref::Resolver::builder().vault("env", secret_ref::vault::env::EnvVault::from_vars([("MY_SECRET_POSTGRES_PASSWORD", "opensesame")])).build()?;
 //! let mut config: Config = serde_json::from_str(r#"{
 //!     "pg_host": "db.internal",
 //!     "pg_password": "{vault://env/my-secret-postgres-password}"
 //! }"#)?;
-//! config.resolve_secrets(&Resolver::new())?;
+//! config.resolve_secrets(&resolver)?;
 //!
 //! assert_eq!(config.pg_password.expose_secret(), "opensesame");
 //! assert_eq!(
@@ -52,15 +53,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Or during deserialization, with any serde format, inside [`Resolver::scope`]:
+//! Or as part of deserialization, with any serde format, with [`Resolver::scope`]:
 //!
 //! ```
 //! # use secret_ref::{Resolver, ResolveSecrets, Secret};
 //! # use serde::Deserialize;
 //! # #[derive(Deserialize, ResolveSecrets)]
 //! # struct Config { pg_password: Secret<String> }
-//! # unsafe { std::env::set_var("MY_SECRET_POSTGRES_PASSWORD", "opensesame") };
-//! let config: Config = Resolver::new().scope(|| {
+//! # let resolver = secret_ref::Resolver::builder().vault("env", secret_ref::vault::env::EnvVault::from_vars([("MY_SECRET_POSTGRES_PASSWORD", "opensesame")])).build()?;
+//! let config: Config = resolver.scope(|| {
 //!     serde_json::from_str(r#"{"pg_password": "{vault://env/my-secret-postgres-password}"}"#)
 //! })?;
 //! assert_eq!(config.pg_password.expose_secret(), "opensesame");
@@ -81,12 +82,12 @@
 //! #[derive(Deserialize, ResolveSecrets)]
 //! struct Config { replicas: Vec<Replica>, port: Secret<u16> }
 //!
-//! # unsafe { std::env::set_var("DOC_LIB_PORT", "not-a-port") };
+//! # let resolver = secret_ref::Resolver::builder().vault("env", secret_ref::vault::env::EnvVault::from_vars([("DOC_LIB_PORT", "not-a-port")])).build()?;
 //! let mut config: Config = serde_json::from_str(r#"{
 //!     "replicas": [{"password": "{vault://env/doc-lib-unset}"}, {"password": "{vault://env/x#latest}"}],
 //!     "port": "{vault://env/doc-lib-port}"
 //! }"#)?;
-//! let err = config.resolve_secrets(&Resolver::new()).unwrap_err();
+//! let err = config.resolve_secrets(&resolver).unwrap_err();
 //! assert_eq!(err.to_string(), "\
 //! 3 secrets could not be resolved:
 //!   replicas[0].password: {vault://env/doc-lib-unset} (vault `env`): environment variable DOC_LIB_UNSET is not set
@@ -189,8 +190,9 @@ pub use vault::Vault;
 #[cfg(feature = "derive")]
 pub use secret_ref_derive::ResolveSecrets;
 
-/// Re-exported so that users can `#[derive(Zeroize)]` their secret types and name
-/// `Zeroizing` without a second dependency line.
+/// Re-exported so that users can implement `Zeroize` for their secret types and name
+/// `Zeroizing` without a second dependency line. (`#[derive(Zeroize)]` needs the `zeroize`
+/// crate itself, with its `derive` feature: the derive writes `::zeroize` paths.)
 pub use zeroize;
 
 /// What generated code calls. Not public API.

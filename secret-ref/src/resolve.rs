@@ -90,8 +90,8 @@ use crate::slot::SecretSlot;
 ///     "tokens": {"ci": "{vault://env}"},
 ///     "banner": "{vault://not-resolved/just-text}"
 /// }"#)?;
-/// # unsafe { std::env::set_var("DOC_REPLICA_A", "pw") };
-/// let err = config.resolve_secrets(&Resolver::new()).unwrap_err();
+/// # let resolver = secret_ref::Resolver::builder().vault("env", secret_ref::vault::env::EnvVault::from_vars([("DOC_REPLICA_A", "pw")])).build()?;
+/// let err = config.resolve_secrets(&resolver).unwrap_err();
 /// let failures: Vec<_> = err.failures().iter().map(|f| (f.path().unwrap(), f.kind())).collect();
 /// assert_eq!(failures, [
 ///     ("replicas[1].password", ErrorKind::LiteralNotAllowed),

@@ -49,7 +49,7 @@ use crate::slot::{self, Deserialized, RefText, SecretSlot, unresolved};
 ///     port: Secret<u16>,
 /// }
 ///
-/// # unsafe { std::env::set_var("DOC_PG_PASSWORD", "opensesame") };
+/// # let resolver = secret_ref::Resolver::builder().vault("env", secret_ref::vault::env::EnvVault::from_vars([("DOC_PG_PASSWORD", "opensesame")])).build()?;
 /// let mut pg: Pg = serde_json::from_str(r#"{
 ///     "user": "kong",
 ///     "password": "{vault://env/doc-pg-password}",
@@ -57,7 +57,7 @@ use crate::slot::{self, Deserialized, RefText, SecretSlot, unresolved};
 /// }"#)?;
 /// assert_eq!(format!("{:?}", pg.password), "Secret({vault://env/doc-pg-password})");
 ///
-/// pg.resolve_secrets(&Resolver::new())?;
+/// pg.resolve_secrets(&resolver)?;
 /// assert_eq!(pg.password.expose_secret(), "opensesame");
 /// assert_eq!(*pg.port.expose_secret(), 5432);
 /// assert_eq!(format!("{:?}", pg.password), "Secret([REDACTED])");
@@ -94,10 +94,10 @@ impl<T: SecretValue> Secret<T> {
     /// ```
     /// use secret_ref::{Reference, Resolver, Secret};
     ///
-    /// # unsafe { std::env::set_var("DOC_FROM_REF", "v") };
+    /// # let resolver = secret_ref::Resolver::builder().vault("env", secret_ref::vault::env::EnvVault::from_vars([("DOC_FROM_REF", "v")])).build()?;
     /// let mut s: Secret<String> = Secret::from_reference("{vault://env/doc-from-ref}".parse()?);
     /// assert!(!s.is_resolved());
-    /// s.resolve(&Resolver::new())?;
+    /// s.resolve(&resolver)?;
     /// assert_eq!(s.expose_secret(), "v");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -46,34 +46,23 @@ use crate::slot::{self, Deserialized, RefText, SecretSlot};
 /// `Display`, serializing writes the reference, values are zeroized when dropped.
 ///
 /// ```
-/// use std::sync::{Arc, Mutex};
-/// use secret_ref::vault::{Request, Vault, VaultOption};
-/// use secret_ref::{Live, Resolver, ResolveSecrets, VaultError};
+/// use secret_ref::vault::memory::MemoryVault;
+/// use secret_ref::{Live, Resolver, ResolveSecrets};
 /// use serde::Deserialize;
-/// use zeroize::Zeroizing;
-///
-/// /// A vault whose secret the example rotates by hand.
-/// struct Rotating(Arc<Mutex<String>>);
-///
-/// impl Vault for Rotating {
-///     fn options(&self) -> &'static [VaultOption] { &[] }
-///     fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-///         Ok(Zeroizing::new(self.0.lock().unwrap().clone()))
-///     }
-/// }
 ///
 /// #[derive(Deserialize, ResolveSecrets)]
 /// struct Config { db_password: Live<String> }
 ///
-/// let current = Arc::new(Mutex::new(String::from("first")));
-/// let resolver = Resolver::builder().vault("rotating", Rotating(current.clone())).build()?;
+/// let vault = MemoryVault::new();
+/// vault.set("db", "first");
+/// let resolver = Resolver::builder().vault("rotating", vault.clone()).build()?;
 /// let config: Config = resolver.scope(|| {
 ///     serde_json::from_str(r#"{"db_password": "{vault://rotating/db}"}"#)
 /// })?;
 /// let changes = config.db_password.subscribe();
 /// assert_eq!(config.db_password.expose_secret(), "first");
 ///
-/// *current.lock().unwrap() = String::from("second");
+/// vault.set("db", "second");
 /// resolver.refresh_all();   // what the rotation thread does on its schedule
 /// assert_eq!(config.db_password.expose_secret(), "second");
 /// assert!(changes.try_recv().is_ok());

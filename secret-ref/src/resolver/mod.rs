@@ -43,9 +43,13 @@ const DEFAULT_CONCURRENCY: usize = 8;
 /// ```
 /// use secret_ref::Resolver;
 ///
-/// # unsafe { std::env::set_var("DOC_RESOLVER_TOKEN", "t0k3n") };
-/// let resolver = Resolver::new(); // the `env` vault is built in
-/// let token = resolver.get("{vault://env/doc-resolver-token}")?;
+/// use secret_ref::vault::memory::MemoryVault;
+///
+/// let vault = MemoryVault::new();
+/// vault.set("api-token", "t0k3n");
+/// // `env` (the process environment) is built in; more vaults plug in.
+/// let resolver = Resolver::builder().vault("mem", vault).build()?;
+/// let token = resolver.get("{vault://mem/api-token}")?;
 /// assert_eq!(token.expose_secret(), "t0k3n");
 /// # Ok::<(), secret_ref::Error>(())
 /// ```
@@ -247,28 +251,19 @@ impl Resolver {
     /// A refresh that fails is reported to [`ResolverBuilder::on_warning`]; `f` still runs.
     ///
     /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use secret_ref::vault::{Request, Vault, VaultOption};
-    /// use secret_ref::{Resolver, ResolveSecrets, Secret, VaultError};
+    /// use secret_ref::vault::memory::MemoryVault;
+    /// use secret_ref::{Resolver, ResolveSecrets, Secret};
     /// use serde::Deserialize;
-    /// use zeroize::Zeroizing;
-    ///
-    /// struct Rotating(Arc<Mutex<String>>);
-    /// impl Vault for Rotating {
-    ///     fn options(&self) -> &'static [VaultOption] { &[] }
-    ///     fn fetch(&self, _: &Request<'_>) -> Result<Zeroizing<String>, VaultError> {
-    ///         Ok(Zeroizing::new(self.0.lock().unwrap().clone()))
-    ///     }
-    /// }
     ///
     /// #[derive(Deserialize, ResolveSecrets)]
     /// struct Db { password: Secret<String> }
     ///
-    /// let current = Arc::new(Mutex::new(String::from("old")));
-    /// let resolver = Resolver::builder().vault("v", Rotating(current.clone())).build()?;
+    /// let vault = MemoryVault::new();
+    /// vault.set("db", "old");
+    /// let resolver = Resolver::builder().vault("v", vault.clone()).build()?;
     /// let mut db: Db = resolver.scope(|| serde_json::from_str(r#"{"password": "{vault://v/db}"}"#))?;
     ///
-    /// *current.lock().unwrap() = String::from("new");   // rotated behind our back
+    /// vault.set("db", "new");   // rotated behind our back
     /// let mut attempts = 0;
     /// let session = resolver.retry(&mut db, |db| {
     ///     attempts += 1;
