@@ -512,9 +512,10 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and seg == ["requests"]:
             with st.lock:
                 records = list(st.records)
-            for k in ("kind", "name", "client_id", "version"):
+            for k in ("kind", "name", "client_id", "version", "status"):
                 if k in query:
-                    records = [r for r in records if r.get(k) == query[k]]
+                    records = [r for r in records
+                               if r.get(k) is not None and str(r.get(k)) == query[k]]
             return 200, records, ()
         return 404, {"error": "no such admin endpoint"}, ()
 
