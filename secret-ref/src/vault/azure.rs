@@ -1070,7 +1070,7 @@ mod tests {
             assert_eq!(&*out, text);
             assert_eq!(out.capacity(), json.len() - 2, "{json}");
             let via_serde: String = serde_json::from_str(json).unwrap();
-            assert_eq!(&*out, via_serde);
+            assert_eq!(out.as_str(), via_serde);
         }
         assert!(json_string(&raw("null")).is_none());
         assert!(json_string(&raw("12")).is_none());
@@ -1187,7 +1187,7 @@ mod tests {
     #[test]
     fn token_answers() {
         let (t, l) = token_answer(br#"{"access_token":"a.b.c","expires_in":3599}"#, "x").unwrap();
-        assert_eq!((&*t, l), ("a.b.c", Some(Duration::from_secs(3599))));
+        assert_eq!((t.as_str(), l), ("a.b.c", Some(Duration::from_secs(3599))));
         let (_, l) = token_answer(br#"{"access_token":"a","expires_in":"86399"}"#, "x").unwrap();
         assert_eq!(l, Some(Duration::from_secs(86399)));
         let (_, l) = token_answer(br#"{"access_token":"a","expires_on":"1"}"#, "x").unwrap();
