@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 fn var(name: &str) -> String {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => v,
-        _ => panic!("{name} is not set: run `source .ci/servers.sh; install_servers; start_servers`"),
+        _ => {
+            panic!("{name} is not set: run `source .ci/servers.sh; install_servers; start_servers`")
+        }
     }
 }
 
@@ -158,7 +160,13 @@ fn official_client(args: &[&str], env: &[(&str, &str)]) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/official_clients/azure.py");
     let mut command = Command::new(var("SECRET_REF_TEST_PYTHON"));
     command.arg(script).args(args);
-    for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"] {
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+    ] {
         command.env_remove(proxy);
     }
     for mi in [
@@ -286,7 +294,11 @@ fn azure_versions_are_named_by_id_not_by_number() {
     az.seed(&name, r#"{"password":"new"}"#);
     let r = az.resolver();
     assert_eq!(
-        get(&r, &format!("{{vault://azure/{name}/password?version={v1}}}")).unwrap(),
+        get(
+            &r,
+            &format!("{{vault://azure/{name}/password?version={v1}}}")
+        )
+        .unwrap(),
         "old"
     );
     assert_eq!(
@@ -358,7 +370,10 @@ fn azure_permission_denied_and_refused_credentials_never_leak() {
     // Other secrets stay readable for this identity.
     let other = unique("allowed");
     az.seed(&other, "open");
-    assert_eq!(get(&r, &format!("{{vault://azure/{other}}}")).unwrap(), "open");
+    assert_eq!(
+        get(&r, &format!("{{vault://azure/{other}}}")).unwrap(),
+        "open"
+    );
 
     // A wrong client secret: Entra ID refuses it, and the message says so without it.
     let wrong = "c4n4ry-wrong-secret-value";
@@ -465,11 +480,17 @@ fn azure_unreachable_vault_and_authority() {
     let r = resolver(&settings, az.vault(&az.client_secret));
     let err = get(&r, "{vault://azure/x}").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unreachable);
-    assert!(err.to_string().contains(&format!("127.0.0.1:{closed}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{closed}")),
+        "{err}"
+    );
 
     let vault = AzureVault::with_env([
         ("AZURE_CLIENT_SECRET", az.client_secret.as_str()),
-        ("AZURE_AUTHORITY_HOST", &format!("https://127.0.0.1:{closed}")),
+        (
+            "AZURE_AUTHORITY_HOST",
+            &format!("https://127.0.0.1:{closed}"),
+        ),
     ]);
     let r = resolver(&az.settings(&az.client_id), vault);
     let err = get(&r, "{vault://azure/x}").unwrap_err();
@@ -547,22 +568,23 @@ fn azure_managed_identity_from_app_service_and_imds() {
     let on = format!("{base}vault_azure_managed_identity = on\n");
     let r = resolver(&on, AzureVault::with_env(imds_env));
     assert_eq!(get(&r, &reference).unwrap(), "machine-secret");
-    let reads = az.requests(&format!("kind=secret&name={name}&client_id={system}&status=200"));
+    let reads = az.requests(&format!(
+        "kind=secret&name={name}&client_id={system}&status=200"
+    ));
     assert_eq!(reads.len(), 2, "{reads:?}");
 
     // A user-assigned identity, by client id.
     let user_assigned = uuid_like();
-    az.admin(
-        "apps",
-        json!({"client_id": user_assigned, "managed": true}),
-    );
+    az.admin("apps", json!({"client_id": user_assigned, "managed": true}));
     let r = resolver(
         &format!("{on}vault_azure_client_id = {user_assigned}\n"),
         AzureVault::with_env(imds_env),
     );
     assert_eq!(get(&r, &reference).unwrap(), "machine-secret");
     assert_eq!(
-        az.count(&format!("kind=secret&name={name}&client_id={user_assigned}")),
+        az.count(&format!(
+            "kind=secret&name={name}&client_id={user_assigned}"
+        )),
         1
     );
     // An identity the machine does not have.
@@ -595,7 +617,11 @@ fn azure_base64_decode() {
     az.seed(&name, "eyJrZXkiOiJmcm9tLWJhc2U2NCJ9");
     let r = az.resolver();
     assert_eq!(
-        get(&r, &format!("{{vault://azure/{name}/key?base64_decode=on}}")).unwrap(),
+        get(
+            &r,
+            &format!("{{vault://azure/{name}/key?base64_decode=on}}")
+        )
+        .unwrap(),
         "from-base64"
     );
     assert_eq!(

@@ -11,7 +11,9 @@ use std::process::{Command, Output};
 fn var(name: &str) -> String {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => v,
-        _ => panic!("{name} is not set: run `source .ci/servers.sh; install_servers; start_servers`"),
+        _ => {
+            panic!("{name} is not set: run `source .ci/servers.sh; install_servers; start_servers`")
+        }
     }
 }
 
@@ -119,14 +121,21 @@ fn azure_cli_get_is_configured_by_kong_conf() {
         &["get", &format!("azure/{name}/password"), "-c", conf],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("APP_AZ_CLIENT_SECRET"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("APP_AZ_CLIENT_SECRET"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains(&secret));
 
     // A missing secret: Kong's words, and Key Vault's.
     let out = cli(&env, &["get", &format!("azure/{name}-gone"), "-c", conf]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("could not get value from external vault"), "{err}");
+    assert!(
+        err.contains("could not get value from external vault"),
+        "{err}"
+    );
     assert!(err.contains("SecretNotFound"), "{err}");
 }
 

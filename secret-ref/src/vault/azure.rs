@@ -107,8 +107,14 @@ const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Vault host suffixes of the clouds other than the public one, with their token audience.
 const CLOUDS: &[(&str, &str)] = &[
     (".vault.azure.cn", "https://vault.azure.cn"),
-    (".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net"),
-    (".vault.microsoftazure.de", "https://vault.microsoftazure.de"),
+    (
+        ".vault.usgovcloudapi.net",
+        "https://vault.usgovcloudapi.net",
+    ),
+    (
+        ".vault.microsoftazure.de",
+        "https://vault.microsoftazure.de",
+    ),
 ];
 const PUBLIC_CLOUD: &str = "https://vault.azure.net";
 
@@ -285,9 +291,10 @@ impl Settings {
             .map_or(PUBLIC_CLOUD, |(_, r)| r);
         check_selectors(config)?;
         let prefix = prefix(config)?;
-        let client_id = get(config, "client_id")
-            .map(str::to_owned)
-            .or_else(|| env.var(&format!("{prefix}_CLIENT_ID")).map(|v| v.to_string()));
+        let client_id = get(config, "client_id").map(str::to_owned).or_else(|| {
+            env.var(&format!("{prefix}_CLIENT_ID"))
+                .map(|v| v.to_string())
+        });
         let managed = config.flag("managed_identity")?;
         let secret = env.var(&format!("{prefix}_CLIENT_SECRET"));
         let no_credentials = || {
@@ -301,7 +308,10 @@ impl Settings {
             Some(secret) if managed != Some(true) => {
                 let tenant = get(config, "tenant_id")
                     .map(str::to_owned)
-                    .or_else(|| env.var(&format!("{prefix}_TENANT_ID")).map(|v| v.to_string()))
+                    .or_else(|| {
+                        env.var(&format!("{prefix}_TENANT_ID"))
+                            .map(|v| v.to_string())
+                    })
                     .ok_or_else(|| {
                         VaultError::invalid_config(format!(
                             "{prefix}_CLIENT_SECRET is set but no tenant: set `tenant_id` \
@@ -455,7 +465,9 @@ fn http_url(value: &str, what: &str) -> Result<String, VaultError> {
     let value = value.trim();
     let ok = (value.starts_with("http://") || value.starts_with("https://"))
         && value.len() > "https://".len()
-        && !value.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'#');
+        && !value
+            .bytes()
+            .any(|b| b.is_ascii_control() || b == b' ' || b == b'#');
     if ok {
         Ok(value.to_owned())
     } else {
@@ -605,7 +617,10 @@ impl Vault for AzureVault {
                 "{}/secrets/{name}/{v}?api-version={API_VERSION}",
                 settings.vault
             ),
-            None => format!("{}/secrets/{name}?api-version={API_VERSION}", settings.vault),
+            None => format!(
+                "{}/secrets/{name}?api-version={API_VERSION}",
+                settings.vault
+            ),
         };
         let what = match get(config, "version") {
             Some(v) => format!("secret `{name}` version {v}"),
@@ -706,7 +721,13 @@ impl AzureVault {
                     ("Accept", "application/json"),
                     ("X-IDENTITY-HEADER", header.as_str()),
                 ];
-                managed_token(agent, &url, &headers, "App Service identity endpoint", header)?
+                managed_token(
+                    agent,
+                    &url,
+                    &headers,
+                    "App Service identity endpoint",
+                    header,
+                )?
             }
             Auth::Imds { host, client_id } => {
                 let url = managed_url(
@@ -929,9 +950,9 @@ fn decode_base64(value: &str, what: &str) -> Result<Zeroizing<String>, VaultErro
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
     );
     let trimmed = value.trim();
-    let mut bytes = Zeroizing::new(Vec::with_capacity(
-        base64::decoded_len_estimate(trimmed.len()),
-    ));
+    let mut bytes = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(
+        trimmed.len(),
+    )));
     ENGINE.decode_vec(trimmed, &mut bytes).map_err(|_| {
         VaultError::bad_response(format!(
             "the value of {what} is not base64 (base64_decode = on)"
@@ -1194,11 +1215,12 @@ mod tests {
         assert_eq!(l, Some(Duration::ZERO));
         let (_, l) = token_answer(br#"{"access_token":"a","expires_in":-5}"#, "x").unwrap();
         assert_eq!(l, None);
-        let (_, l) =
-            token_answer(br#"{"access_token":"a","expires_in":1e400}"#, "x").unwrap();
+        let (_, l) = token_answer(br#"{"access_token":"a","expires_in":1e400}"#, "x").unwrap();
         assert_eq!(l, None);
         assert_eq!(
-            token_answer(br#"{"expires_in":1}"#, "x").unwrap_err().kind(),
+            token_answer(br#"{"expires_in":1}"#, "x")
+                .unwrap_err()
+                .kind(),
             ErrorKind::BadResponse
         );
     }
