@@ -422,15 +422,21 @@ fn vault_uri(uri: &str) -> Result<(String, String), VaultError> {
     {
         return Err(bad("has no host, or a host that is not a host name"));
     }
-    let host = match authority.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || authority.starts_with('[') => {
-            if port.parse::<u16>().is_err() && !authority.starts_with('[') {
-                return Err(bad("has a port that is not a number"));
-            }
-            h
-        }
-        _ => authority,
+    // `[v6]:port`, `[v6]`, `host:port` or `host`.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, rest)) => (h, Some(rest.strip_prefix(':').unwrap_or(rest))),
+            None => return Err(bad("has an unclosed `[`")),
+        },
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
     };
+    if host.is_empty() || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Err(bad("has no host, or a port that is not a number"));
+    }
     Ok((format!("{scheme}://{authority}"), host.to_owned()))
 }
 
@@ -627,9 +633,9 @@ impl Vault for AzureVault {
             None => format!("secret `{name}`"),
         };
         let slot = self.slot(&settings, request.cache_capacity());
-        let mut renewed = false;
+        let mut refused: Option<Zeroizing<String>> = None;
         loop {
-            let token = self.token(&slot, &settings, &agent, renewed)?;
+            let token = self.token(&slot, &settings, &agent, refused.as_deref())?;
             let mut bearer = Zeroizing::new(String::with_capacity(7 + token.len()));
             bearer.push_str("Bearer ");
             bearer.push_str(&token);
@@ -648,13 +654,7 @@ impl Vault for AzureVault {
                     };
                 }
                 // A token revoked or expired early: get a new one, once.
-                401 if !renewed => {
-                    let mut current = lock(&slot);
-                    if current.as_ref().is_some_and(|t| *t.value == *token) {
-                        *current = None;
-                    }
-                    renewed = true;
-                }
+                401 if refused.is_none() => refused = Some(token),
                 status => {
                     return Err(vault_error(status, &response.body, &what, &[&token]));
                 }
@@ -674,21 +674,23 @@ impl AzureVault {
         }
     }
 
-    /// The token for the settings' identity: the kept one while it is fresh (unless `renew`
-    /// asks for a new one), else a new one. The slot's lock is held while asking, so one request per
-    /// identity runs at a time and the others then share its answer.
+    /// The token for the settings' identity: the kept one while it is fresh (and is not the
+    /// one Key Vault just `refused`), else a new one. The slot's lock is held while asking, so
+    /// one request per identity runs at a time and the others then share its answer (also
+    /// after a refusal: a fetch refused with the token another one has already replaced
+    /// takes the replacement).
     fn token(
         &self,
         slot: &Mutex<Option<Token>>,
         settings: &Settings,
         agent: &ureq::Agent,
-        renew: bool,
+        refused: Option<&String>,
     ) -> Result<Zeroizing<String>, VaultError> {
         let mut current = lock(slot);
         let now = self.clock.now();
         if let Some(token) = &*current
             && token.renew_at.is_some_and(|at| now < at)
-            && !renew
+            && refused.is_none_or(|r| *r != *token.value)
         {
             return Ok(token.value.clone());
         }
@@ -1111,6 +1113,8 @@ mod tests {
             vault_uri("https://127.0.0.1:8443").unwrap().0,
             "https://127.0.0.1:8443"
         );
+        assert_eq!(vault_uri("https://[::1]:8443").unwrap().1, "::1");
+        assert_eq!(vault_uri("http://[::1]").unwrap().1, "::1");
         for bad in [
             "kv.vault.azure.net",
             "ftp://kv",
@@ -1119,6 +1123,10 @@ mod tests {
             "https://user@kv",
             "https://kv?x",
             "https://kv:port",
+            "https://kv:1:2",
+            "https://[::1",
+            "https://[::1]x",
+            "https://:443",
         ] {
             assert_eq!(
                 vault_uri(bad).unwrap_err().kind(),
