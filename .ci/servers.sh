@@ -252,6 +252,71 @@ _sr_bao() {
     return 1
 }
 
+# --- azure: the fake Azure Key Vault (.ci/fake_azure.py) ---------------------------------
+# Its own block, so that other vendors' servers can be added beside it. One process, two
+# loopback listeners: HTTPS (Entra ID sign-in and the key vault, with a CA made at each start
+# under target/ci-servers/azure-tls/) and HTTP (IMDS, App Service's identity endpoint, and
+# the admin API /_fake/...). See .ci/SERVERS.md.
+_SR_AZURE_TENANT="7e3f1c0a-5b2d-4e6f-8a9b-0c1d2e3f4a5b"
+_SR_AZURE_CLIENT_ID="0d7c9a1e-2b3f-4c5d-8e6f-7a8b9c0d1e2f"
+_SR_AZURE_SYSTEM_IDENTITY="5c4b3a29-1807-4f6e-9d8c-7b6a5f4e3d2c"
+
+_sr_launch_azure() {
+    _SR_AZURE_PORT="$(_sr_pick_port single)" || return 1
+    _SR_USED_PORTS="$_SR_USED_PORTS $_SR_AZURE_PORT"
+    _SR_AZURE_HTTP_PORT="$(_sr_pick_port single)" || return 1
+    _SR_USED_PORTS="$_SR_USED_PORTS $_SR_AZURE_HTTP_PORT"
+    _sr_spawn azure env FAKE_AZURE_CLIENT_SECRET="$_SR_AZURE_CLIENT_SECRET" \
+        FAKE_AZURE_IDENTITY_HEADER="$_SR_AZURE_IDENTITY_HEADER" \
+        "$_SR_VENV/bin/python" "$_SR_CI_DIR/fake_azure.py" \
+        --port "$_SR_AZURE_PORT" --http-port "$_SR_AZURE_HTTP_PORT" \
+        --tls-dir "$_SR_DIR/azure-tls" --tenant "$_SR_AZURE_TENANT" \
+        --client-id "$_SR_AZURE_CLIENT_ID" --system-identity "$_SR_AZURE_SYSTEM_IDENTITY" \
+        --recording "$_SR_DIR/azure-recording.jsonl"
+    _SR_AZURE_PID=$_SR_PID
+}
+
+# _sr_start_azure: called by start_servers once the others are up; exports
+# SECRET_REF_TEST_AZURE_* and SECRET_REF_TEST_PYTHON and appends them to the env file.
+_sr_start_azure() {
+    local d="$_SR_DIR" py="$_SR_VENV/bin/python" attempt rc v
+    rm -rf "$d/azure-tls" "$d/azure-recording.jsonl"
+    "$py" "$_SR_CI_DIR/fake_azure.py" --make-tls "$d/azure-tls" || return 1
+    _SR_AZURE_CLIENT_SECRET="$("$py" -c 'import secrets; print(secrets.token_urlsafe(24))')" || return 1
+    _SR_AZURE_IDENTITY_HEADER="$("$py" -c 'import secrets; print(secrets.token_hex(16))')" || return 1
+    for attempt in 1 2 3; do
+        _sr_launch_azure || return 1
+        rc=0
+        _sr_wait_http azure "$_SR_AZURE_PID" \
+            "https://127.0.0.1:$_SR_AZURE_PORT/$_SR_AZURE_TENANT/v2.0/.well-known/openid-configuration" \
+            --cacert "$d/azure-tls/ca.pem" || rc=$?
+        [ "$rc" -eq 0 ] && break
+        [ "$rc" -eq 2 ] && [ "$attempt" -lt 3 ] || return 1
+        _sr_log "retrying azure on other ports"
+    done
+    export SECRET_REF_TEST_AZURE_VAULT_URL="https://127.0.0.1:$_SR_AZURE_PORT"
+    export SECRET_REF_TEST_AZURE_AUTHORITY="https://127.0.0.1:$_SR_AZURE_PORT"
+    export SECRET_REF_TEST_AZURE_TENANT_ID="$_SR_AZURE_TENANT"
+    export SECRET_REF_TEST_AZURE_CLIENT_ID="$_SR_AZURE_CLIENT_ID"
+    export SECRET_REF_TEST_AZURE_CLIENT_SECRET="$_SR_AZURE_CLIENT_SECRET"
+    export SECRET_REF_TEST_AZURE_CACERT="$d/azure-tls/ca.pem"
+    export SECRET_REF_TEST_AZURE_LOCAL_URL="http://127.0.0.1:$_SR_AZURE_HTTP_PORT"
+    export SECRET_REF_TEST_AZURE_IDENTITY_ENDPOINT="http://127.0.0.1:$_SR_AZURE_HTTP_PORT/msi/token"
+    export SECRET_REF_TEST_AZURE_IDENTITY_HEADER="$_SR_AZURE_IDENTITY_HEADER"
+    export SECRET_REF_TEST_AZURE_SYSTEM_IDENTITY="$_SR_AZURE_SYSTEM_IDENTITY"
+    export SECRET_REF_TEST_AZURE_RECORDING="$d/azure-recording.jsonl"
+    export SECRET_REF_TEST_PYTHON="$py"
+    for v in AZURE_VAULT_URL AZURE_AUTHORITY AZURE_TENANT_ID AZURE_CLIENT_ID \
+        AZURE_CLIENT_SECRET AZURE_CACERT AZURE_LOCAL_URL AZURE_IDENTITY_ENDPOINT \
+        AZURE_IDENTITY_HEADER AZURE_SYSTEM_IDENTITY AZURE_RECORDING PYTHON; do
+        v="SECRET_REF_TEST_$v"
+        printf "export %s='%s'\n" "$v" "${!v}"
+    done >>"$d/env" || return 1
+    _sr_log "azure $SECRET_REF_TEST_AZURE_VAULT_URL (identity endpoints and admin" \
+        "$SECRET_REF_TEST_AZURE_LOCAL_URL)"
+}
+# --- end of azure ------------------------------------------------------------------------
+
 # start_servers: start OpenBao (plain + TLS), moto_server and the fake
 # Kubernetes TokenReview API on free loopback ports, wait until they answer,
 # prepare the plain OpenBao, export SECRET_REF_TEST_*.
@@ -320,6 +385,7 @@ print(json.dumps({"kubernetes_host": sys.argv[1], "disable_local_ca_jwt": True,
         v="SECRET_REF_TEST_$v"
         printf "export %s='%s'\n" "$v" "${!v}"
     done >"$d/env" || return 1
+    _sr_start_azure || return 1 # azure: appends its own variables to the env file
     _sr_log "ready in $((SECONDS - t0))s: bao $SECRET_REF_TEST_BAO_ADDR," \
         "bao-tls $SECRET_REF_TEST_BAO_TLS_ADDR, moto $SECRET_REF_TEST_MOTO_URL," \
         "k8s $SECRET_REF_TEST_K8S_URL (env file: ${d#"$_SR_REPO"/}/env)"

@@ -157,7 +157,7 @@ mod convert;
 mod digest;
 mod error;
 mod expose;
-#[cfg(any(feature = "hcv", feature = "aws"))]
+#[cfg(any(feature = "hcv", feature = "aws", feature = "azure"))]
 mod http;
 mod json_key;
 pub mod kong_conf;

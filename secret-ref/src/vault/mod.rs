@@ -11,8 +11,10 @@ use crate::error::{ErrorKind, VaultError};
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod env;
-#[cfg(any(feature = "fs", feature = "hcv", feature = "aws"))]
+#[cfg(any(feature = "fs", feature = "hcv", feature = "aws", feature = "azure"))]
 pub mod file;
 #[cfg(feature = "fs")]
 pub mod fs;
@@ -30,7 +32,7 @@ pub const COMMON_OPTIONS: &[VaultOption] = &[
 
 /// The options of every backend compiled in, and the common ones.
 pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> {
-    let bundled: [Option<&'static [VaultOption]>; 5] = [
+    let bundled: [Option<&'static [VaultOption]>; 6] = [
         Some(COMMON_OPTIONS),
         Some(env::EnvVault::new().options()),
         #[cfg(feature = "fs")]
@@ -45,6 +47,10 @@ pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> 
         Some(aws::AwsVault::new().options()),
         #[cfg(not(feature = "aws"))]
         None,
+        #[cfg(feature = "azure")]
+        Some(azure::AzureVault::new().options()),
+        #[cfg(not(feature = "azure"))]
+        None,
     ];
     bundled.into_iter().flatten()
 }
@@ -55,6 +61,7 @@ const FEATURES: &[(&str, &str, bool)] = &[
     ("fs", "fs", cfg!(feature = "fs")),
     ("hcv", "hcv", cfg!(feature = "hcv")),
     ("aws", "aws", cfg!(feature = "aws")),
+    ("azure", "azure", cfg!(feature = "azure")),
 ];
 
 /// The cargo feature of secret-ref that would compile in the backend `vault`, when this
