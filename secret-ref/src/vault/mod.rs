@@ -11,8 +11,10 @@ use crate::error::VaultError;
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "conjur")]
+pub mod conjur;
 pub mod env;
-#[cfg(any(feature = "fs", feature = "hcv", feature = "aws"))]
+#[cfg(any(feature = "fs", feature = "hcv", feature = "aws", feature = "conjur"))]
 pub mod file;
 #[cfg(feature = "fs")]
 pub mod fs;
@@ -29,7 +31,7 @@ pub const COMMON_OPTIONS: &[VaultOption] = &[
 
 /// The options of every backend compiled in, and the common ones.
 pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> {
-    let bundled: [Option<&'static [VaultOption]>; 5] = [
+    let bundled: [Option<&'static [VaultOption]>; 6] = [
         Some(COMMON_OPTIONS),
         Some(env::EnvVault::new().options()),
         #[cfg(feature = "fs")]
@@ -43,6 +45,10 @@ pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> 
         #[cfg(feature = "aws")]
         Some(aws::AwsVault::new().options()),
         #[cfg(not(feature = "aws"))]
+        None,
+        #[cfg(feature = "conjur")]
+        Some(conjur::ConjurVault::new().options()),
+        #[cfg(not(feature = "conjur"))]
         None,
     ];
     bundled.into_iter().flatten()
