@@ -13,6 +13,8 @@ use crate::error::VaultError;
 pub mod aws;
 #[cfg(feature = "conjur")]
 pub mod conjur;
+#[cfg(any(feature = "hcv", feature = "aws"))]
+mod decode;
 pub mod env;
 #[cfg(any(feature = "fs", feature = "hcv", feature = "aws", feature = "conjur"))]
 pub mod file;
