@@ -316,6 +316,116 @@ _sr_start_azure() {
         "$SECRET_REF_TEST_AZURE_LOCAL_URL)"
 }
 # --- end of azure ------------------------------------------------------------------------
+# ---- conjur: .ci/fake_conjur.py (CyberArk Conjur), plain http and https ------------------
+# One process serves both listeners (same state). The https one uses a CA made here with the
+# venv's `cryptography` (pinned for moto). A seeded identity `Dave@BotApp` (test-only
+# password and API key below) is what the official-client test logs in as; other tests add
+# their own identities through POST /_fake/identities. See SERVERS.md, "Conjur".
+_SR_CONJUR_ACCOUNT="myorg"
+_SR_CONJUR_LOGIN="Dave@BotApp"
+_SR_CONJUR_PASSWORD="fake-conjur-password-Dave"
+_SR_CONJUR_API_KEY="fake-conjur-api-key-Dave"
+
+# _sr_conjur_tls DIR: a test CA (ca.pem) and a certificate for 127.0.0.1 and localhost
+# (cert.pem, key.pem) signed by it, both EC P-256, valid 30 days.
+_sr_conjur_tls() {
+    local dir="$1"
+    rm -rf "$dir" && mkdir -p "$dir" || return 1
+    "$_SR_VENV/bin/python" - "$dir" <<'PY'
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+d = sys.argv[1]
+now = datetime.datetime.now(datetime.timezone.utc)
+def name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def valid(builder):
+    return (builder.serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30)))
+ca_key = ec.generate_private_key(ec.SECP256R1())
+ca = (valid(x509.CertificateBuilder()).subject_name(name("secret-ref test Conjur CA"))
+      .issuer_name(name("secret-ref test Conjur CA")).public_key(ca_key.public_key())
+      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+      .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False,
+                                   key_encipherment=False, data_encipherment=False,
+                                   key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                   encipher_only=False, decipher_only=False), critical=True)
+      .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                     critical=False)
+      .sign(ca_key, hashes.SHA256()))
+key = ec.generate_private_key(ec.SECP256R1())
+cert = (valid(x509.CertificateBuilder()).subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256()))
+pem = serialization.Encoding.PEM
+open(f"{d}/ca.pem", "wb").write(ca.public_bytes(pem))
+open(f"{d}/cert.pem", "wb").write(cert.public_bytes(pem))
+open(f"{d}/key.pem", "wb").write(key.private_bytes(
+    pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+PY
+}
+
+_sr_launch_conjur() {
+    _SR_CONJUR_PORT="$(_sr_pick_port single)" || return 1
+    _SR_USED_PORTS="$_SR_USED_PORTS $_SR_CONJUR_PORT"
+    _SR_CONJUR_TLS_PORT="$(_sr_pick_port single)" || return 1
+    _SR_USED_PORTS="$_SR_USED_PORTS $_SR_CONJUR_TLS_PORT"
+    _sr_spawn conjur "$_SR_VENV/bin/python" "$_SR_CI_DIR/fake_conjur.py" \
+        --port "$_SR_CONJUR_PORT" --tls-port "$_SR_CONJUR_TLS_PORT" \
+        --tls-cert "$_SR_DIR/conjur-tls/cert.pem" --tls-key "$_SR_DIR/conjur-tls/key.pem" \
+        --account "$_SR_CONJUR_ACCOUNT" --seed "$_SR_DIR/conjur-seed.json"
+    _SR_CONJUR_PID=$_SR_PID
+}
+
+# _sr_start_conjur: start the fake Conjur (relaunched on other ports if it dies on start, up
+# to 3 times), export SECRET_REF_TEST_CONJUR_* and SECRET_REF_TEST_PYTHON, and append them
+# to the env file.
+_sr_start_conjur() {
+    local d="$_SR_DIR" attempt rc v
+    _sr_conjur_tls "$d/conjur-tls" || { _sr_log "conjur: cannot make the test CA"; return 1; }
+    printf '{"identities":[{"login":"%s","password":"%s","api_key":"%s"}]}\n' \
+        "$_SR_CONJUR_LOGIN" "$_SR_CONJUR_PASSWORD" "$_SR_CONJUR_API_KEY" \
+        >"$d/conjur-seed.json" || return 1
+    _sr_launch_conjur || return 1
+    for attempt in 1 2 3; do
+        rc=0
+        _sr_wait_http conjur "$_SR_CONJUR_PID" \
+            "http://127.0.0.1:$_SR_CONJUR_PORT/_fake/health" || rc=$?
+        [ "$rc" -eq 0 ] && break
+        [ "$rc" -eq 2 ] && [ "$attempt" -lt 3 ] || return 1
+        _sr_log "retrying conjur on other ports"
+        _sr_launch_conjur || return 1
+    done
+    _sr_wait_http conjur "$_SR_CONJUR_PID" \
+        "https://127.0.0.1:$_SR_CONJUR_TLS_PORT/_fake/health" \
+        --cacert "$d/conjur-tls/ca.pem" || return 1
+    export SECRET_REF_TEST_CONJUR_URL="http://127.0.0.1:$_SR_CONJUR_PORT"
+    export SECRET_REF_TEST_CONJUR_TLS_URL="https://127.0.0.1:$_SR_CONJUR_TLS_PORT"
+    export SECRET_REF_TEST_CONJUR_CACERT="$d/conjur-tls/ca.pem"
+    export SECRET_REF_TEST_CONJUR_ACCOUNT="$_SR_CONJUR_ACCOUNT"
+    export SECRET_REF_TEST_CONJUR_LOGIN="$_SR_CONJUR_LOGIN"
+    export SECRET_REF_TEST_CONJUR_PASSWORD="$_SR_CONJUR_PASSWORD"
+    export SECRET_REF_TEST_CONJUR_API_KEY="$_SR_CONJUR_API_KEY"
+    export SECRET_REF_TEST_PYTHON="$_SR_VENV/bin/python"
+    for v in CONJUR_URL CONJUR_TLS_URL CONJUR_CACERT CONJUR_ACCOUNT CONJUR_LOGIN \
+        CONJUR_PASSWORD CONJUR_API_KEY PYTHON; do
+        v="SECRET_REF_TEST_$v"
+        printf "export %s='%s'\n" "$v" "${!v}"
+    done >>"$d/env" || return 1
+    _sr_log "conjur: $SECRET_REF_TEST_CONJUR_URL and $SECRET_REF_TEST_CONJUR_TLS_URL"
+}
+# ---- end conjur ---------------------------------------------------------------------------
 
 # start_servers: start OpenBao (plain + TLS), moto_server and the fake
 # Kubernetes TokenReview API on free loopback ports, wait until they answer,
@@ -386,6 +496,7 @@ print(json.dumps({"kubernetes_host": sys.argv[1], "disable_local_ca_jwt": True,
         printf "export %s='%s'\n" "$v" "${!v}"
     done >"$d/env" || return 1
     _sr_start_azure || return 1 # azure: appends its own variables to the env file
+    _sr_start_conjur || return 1
     _sr_log "ready in $((SECONDS - t0))s: bao $SECRET_REF_TEST_BAO_ADDR," \
         "bao-tls $SECRET_REF_TEST_BAO_TLS_ADDR, moto $SECRET_REF_TEST_MOTO_URL," \
         "k8s $SECRET_REF_TEST_K8S_URL (env file: ${d#"$_SR_REPO"/}/env)"

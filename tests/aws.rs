@@ -352,3 +352,54 @@ fn rotation_resurrects_then_expires_when_moto_stops() {
     );
     assert_eq!(*live.expose_secret(), "v1");
 }
+
+/// Kong 3.11's `base64_decode` (kong.conf `vault_aws_base64_decode`): the secret is decoded
+/// first, then `/key` reads the decoded JSON, as a Kong vault's `get` returns the value the
+/// key is then read from; text that is not base64 is an error that never shows it.
+#[test]
+fn base64_decode_decodes_the_secret_before_the_key_is_read() {
+    let Some(moto) = Moto::new() else { return };
+    let name = unique("b64");
+    // base64 of {"user":"u1","password":"pässword"}
+    let (status, body) = moto.call(
+        "CreateSecret",
+        json!({"Name": name, "SecretString": "eyJ1c2VyIjoidTEiLCJwYXNzd29yZCI6InDDpHNzd29yZCJ9"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let plain = unique("b64-plain");
+    create(&moto, &plain, &[json!({"password": "c4n4ry-plain"})]);
+    let r = resolver(&format!(
+        "{}vault_aws_base64_decode = on\n",
+        moto.settings()
+    ));
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}/password}}")).unwrap(),
+        "pässword"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://aws/{name}}}")).unwrap(),
+        r#"{"user":"u1","password":"pässword"}"#
+    );
+    let err = get(&r, &format!("{{vault://aws/{plain}/password}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("secret `{plain}` is not base64")),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains("c4n4ry"));
+    // A reference may choose it for itself.
+    let off = resolver(&moto.settings());
+    assert_eq!(
+        get(
+            &off,
+            &format!("{{vault://aws/{name}/password?base64_decode=true}}")
+        )
+        .unwrap(),
+        "pässword"
+    );
+    assert_eq!(
+        get(&off, &format!("{{vault://aws/{plain}/password}}")).unwrap(),
+        "c4n4ry-plain"
+    );
+}

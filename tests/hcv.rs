@@ -738,3 +738,84 @@ fn rotation_resurrects_then_expires_when_the_server_stops() {
         "a live secret keeps its last value"
     );
 }
+
+/// Kong 3.11's `base64_decode` (kong.conf `vault_hcv_base64_decode`): each string field of
+/// the KV secret is decoded, so `/key` reads a decoded value (a KV secret is an object, which
+/// could never be base64 as a whole); a field that is not base64 is an error naming the field,
+/// never the value; a reference may ask for it (a selector: how the chosen secret is read).
+#[test]
+fn base64_decode_decodes_each_field_before_the_key_is_read() {
+    let Some(bao) = Bao::plain() else { return };
+    let p = unique("b64");
+    // "-----BEGIN CERT-----\n" and "ünïcode", base64; a number stays a number.
+    bao.write_kv2(
+        &p,
+        json!({"cert": "LS0tLS1CRUdJTiBDRVJULS0tLS0K", "name": "w7xuw69jb2Rl", "port": 5432}),
+    );
+    let bad = unique("b64-bad");
+    bao.write_kv2(
+        &bad,
+        json!({"ok": "aGk=", "password": "c4n4ry-not-base64!"}),
+    );
+    let settings = format!(
+        "{}vault_hcv_token = {}\n",
+        bao.settings("v2", "secret"),
+        bao.token
+    );
+    let r = resolver(&format!("{settings}vault_hcv_base64_decode = on\n"));
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/cert}}")).unwrap(),
+        "-----BEGIN CERT-----\n"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/name}}")).unwrap(),
+        "ünïcode"
+    );
+    assert_eq!(
+        get(&r, &format!("{{vault://hcv/{p}/port}}")).unwrap(),
+        "5432"
+    );
+
+    let err = get(&r, &format!("{{vault://hcv/{bad}/ok}}")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("field `password` of secret `{bad}` is not base64")),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains("c4n4ry"));
+
+    // Off by default; a reference may turn it on (or off) for itself.
+    let plain = resolver(&settings);
+    assert_eq!(
+        get(&plain, &format!("{{vault://hcv/{p}/name}}")).unwrap(),
+        "w7xuw69jb2Rl"
+    );
+    assert_eq!(
+        get(
+            &plain,
+            &format!("{{vault://hcv/{p}/name?base64_decode=true}}")
+        )
+        .unwrap(),
+        "ünïcode"
+    );
+    assert_eq!(
+        get(
+            &r,
+            &format!("{{vault://hcv/{bad}/password?base64_decode=off}}")
+        )
+        .unwrap(),
+        "c4n4ry-not-base64!"
+    );
+    // Kong's spelling only: the documentation's `vault_hcv_decode_base64` is no key Kong reads.
+    let err = Loader::new()
+        .text(
+            "kong.conf",
+            &format!("{settings}vault_hcv_decode_base64 = on\n"),
+        )
+        .load()
+        .unwrap()
+        .resolver()
+        .unwrap_err();
+    assert_eq!(err.failures()[0].kind(), ErrorKind::InvalidConfig, "{err}");
+}

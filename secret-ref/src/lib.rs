@@ -157,7 +157,12 @@ mod convert;
 mod digest;
 mod error;
 mod expose;
-#[cfg(any(feature = "hcv", feature = "aws", feature = "azure"))]
+#[cfg(any(
+    feature = "hcv",
+    feature = "aws",
+    feature = "azure",
+    feature = "conjur"
+))]
 mod http;
 mod json_key;
 pub mod kong_conf;

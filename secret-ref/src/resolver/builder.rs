@@ -53,7 +53,7 @@ impl ResolverBuilder {
     /// The bundled vaults: `env`, and those compiled in by features. Constructing them does
     /// no I/O, so a resolver that never uses a vault pays nothing for it.
     pub(super) fn new() -> Self {
-        let bundled: [Option<(&str, Arc<dyn Vault>)>; 5] = [
+        let bundled: [Option<(&str, Arc<dyn Vault>)>; 6] = [
             Some(("env", Arc::new(EnvVault::new()))),
             #[cfg(feature = "fs")]
             Some(("fs", Arc::new(crate::vault::fs::FsVault::new()))),
@@ -70,6 +70,10 @@ impl ResolverBuilder {
             #[cfg(feature = "azure")]
             Some(("azure", Arc::new(crate::vault::azure::AzureVault::new()))),
             #[cfg(not(feature = "azure"))]
+            None,
+            #[cfg(feature = "conjur")]
+            Some(("conjur", Arc::new(crate::vault::conjur::ConjurVault::new()))),
+            #[cfg(not(feature = "conjur"))]
             None,
         ];
         let backends = bundled

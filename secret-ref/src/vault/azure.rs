@@ -942,33 +942,9 @@ fn secret_value(body: &[u8], what: &str) -> Result<Zeroizing<String>, VaultError
     }
 }
 
-/// `base64_decode = on`: the value is standard base64 (padding optional), and the bytes it
-/// decodes to must be UTF-8 text. Decoded into a buffer sized beforehand, wiped when dropped.
+/// `base64_decode = on`: the shared rule (`vault::decode`), as for hcv and aws.
 fn decode_base64(value: &str, what: &str) -> Result<Zeroizing<String>, VaultError> {
-    use base64::Engine as _;
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const ENGINE: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    let trimmed = value.trim();
-    let mut bytes = Zeroizing::new(Vec::with_capacity(base64::decoded_len_estimate(
-        trimmed.len(),
-    )));
-    ENGINE.decode_vec(trimmed, &mut bytes).map_err(|_| {
-        VaultError::bad_response(format!(
-            "the value of {what} is not base64 (base64_decode = on)"
-        ))
-    })?;
-    match String::from_utf8(std::mem::take(&mut *bytes)) {
-        Ok(text) => Ok(Zeroizing::new(text)),
-        Err(e) => {
-            drop(Zeroizing::new(e.into_bytes()));
-            Err(VaultError::bad_response(format!(
-                "the value of {what} is not UTF-8 text once base64-decoded"
-            )))
-        }
-    }
+    super::decode::decode_base64_text(value, &format!("the value of {what}"))
 }
 
 /// One line of a server's explanation, without anything in `hidden` (a server that echoes a

@@ -26,6 +26,7 @@
 //! | `vault_hcv_ssl_verify` | `ssl_verify` | trust | `on` | TLS verification |
 //! | `vault_hcv_connect_timeout` | `connect_timeout` | tuning | `5` | seconds |
 //! | `vault_hcv_read_timeout` | `read_timeout` | tuning | `10` | seconds |
+//! | `vault_hcv_base64_decode` | `base64_decode` | selector | `off` | each string field of the secret is base64-decoded (Kong 3.11+) |
 //!
 //! A reference may set the selectors and the timeouts (`?mount=kv&namespace=team1`); the other
 //! options come from settings only (see [`OptionClass`](super::OptionClass)). The mount may
@@ -45,6 +46,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
+use super::decode::{BASE64_DECODE, base64_wanted, decode_base64_text};
 use super::{OptionClass, Request, Vault, VaultConfig, VaultOption, file};
 use crate::cache::Bounded;
 use crate::digest::{Digest, DigestWriter};
@@ -103,6 +105,7 @@ const OPTIONS: &[VaultOption] = &[
     VaultOption::trust("ssl_verify"),
     VaultOption::tuning("connect_timeout"),
     VaultOption::tuning("read_timeout"),
+    BASE64_DECODE,
 ];
 
 /// Vault's own API, which no KV mount can be: a mount here would turn the read of a secret
@@ -203,6 +206,7 @@ impl<'a> Settings<'a> {
             }
         };
         config.flag("approle_response_wrapping")?;
+        base64_wanted(config)?;
         Ok(Settings {
             base: format!("{protocol}://{host}:{port}"),
             mount,
@@ -297,7 +301,14 @@ impl Vault for HcvVault {
             let token = self.token(&settings, &agent, relogged, request)?;
             let response = http::send(&agent, "GET", &url, &settings.headers(Some(&token)), None)?;
             match response.status {
-                200 => return data(&response.body, settings.kv, request.resource()),
+                200 => {
+                    let data = data(&response.body, settings.kv, request.resource())?;
+                    return if base64_wanted(settings.config)? {
+                        decode_fields(&data, request.resource())
+                    } else {
+                        Ok(data)
+                    };
+                }
                 404 if settings.kv == Kv::V2 => {
                     return Err(missing(&response.body, request.resource()));
                 }
@@ -613,6 +624,68 @@ fn data(body: &[u8], kv: Kv, resource: &str) -> Result<Zeroizing<String>, VaultE
     }
 }
 
+/// `base64_decode` for a KV secret: the data object with each string field decoded (numbers,
+/// booleans, objects, lists and `null` kept as they are), so that `/key` reads a decoded value.
+/// The object is rewritten field by field into a buffer sized for the worst case, so that the
+/// decoded values are not copied by growing; failures name the field, never its value.
+fn decode_fields(object: &str, resource: &str) -> Result<Zeroizing<String>, VaultError> {
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    struct Fields;
+    impl<'de> Visitor<'de> for Fields {
+        type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut fields = Vec::new();
+            while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+                fields.push((name, map.next_value::<&'de RawValue>()?));
+            }
+            Ok(fields)
+        }
+    }
+    let fields = serde_json::Deserializer::from_str(object)
+        .deserialize_map(Fields)
+        .map_err(|e| {
+            VaultError::bad_response(format!(
+                "secret `{resource}` is not a JSON object: {}",
+                crate::convert::json_error(&e)
+            ))
+        })?;
+    // A decoded value is shorter than its text; escaped, each byte takes at most 6.
+    let mut out = Zeroizing::new(Vec::with_capacity(6 * object.len() + 2));
+    out.push(b'{');
+    for (i, (name, raw)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, name);
+        out.push(b':');
+        let text = raw.get().trim();
+        if text.starts_with('"') {
+            let value = serde_json::from_str::<String>(text)
+                .map(Zeroizing::new)
+                .map_err(|e| VaultError::bad_response(crate::convert::json_error(&e).0))?;
+            let decoded =
+                decode_base64_text(&value, &format!("field `{name}` of secret `{resource}`"))?;
+            let _ = serde_json::to_writer(&mut *out, decoded.as_str());
+        } else {
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+    out.push(b'}');
+    // JSON written from `&str`s is UTF-8: this moves the buffer.
+    String::from_utf8(std::mem::take(&mut *out))
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            drop(Zeroizing::new(e.into_bytes()));
+            VaultError::bad_response(format!("secret `{resource}` could not be re-encoded"))
+        })
+}
+
 /// KV v2 answers 404 both for a missing secret and for a deleted or destroyed version; the
 /// metadata in the body tells them apart.
 fn missing(body: &[u8], resource: &str) -> VaultError {
@@ -699,6 +772,25 @@ mod tests {
         let err = data(br#"{"data": c4n4ry"#, Kv::V1, "x").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadResponse);
         assert!(!err.to_string().contains("c4n4ry"));
+    }
+
+    #[test]
+    fn base64_fields() {
+        let object = r#"{"cert":"aGVsbG8=","n":1,"b":true,"o":{"x":"eQ=="},"u":"w6k\n"}"#;
+        let decoded = decode_fields(object, "s").unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"cert":"hello","n":1,"b":true,"o":{"x":"eQ=="},"u":"é"})
+        );
+        let e = decode_fields(r#"{"ok":"aGk=","bad":"c4n4ry!"}"#, "s").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadResponse);
+        assert!(
+            e.to_string()
+                .starts_with("field `bad` of secret `s` is not base64"),
+            "{e}"
+        );
+        assert!(!format!("{e:?}").contains("c4n4ry"));
     }
 
     #[test]

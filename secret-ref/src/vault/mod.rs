@@ -13,8 +13,18 @@ use crate::error::{ErrorKind, VaultError};
 pub mod aws;
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "conjur")]
+pub mod conjur;
+#[cfg(any(feature = "hcv", feature = "aws", feature = "azure"))]
+mod decode;
 pub mod env;
-#[cfg(any(feature = "fs", feature = "hcv", feature = "aws", feature = "azure"))]
+#[cfg(any(
+    feature = "fs",
+    feature = "hcv",
+    feature = "aws",
+    feature = "azure",
+    feature = "conjur"
+))]
 pub mod file;
 #[cfg(feature = "fs")]
 pub mod fs;
@@ -32,7 +42,7 @@ pub const COMMON_OPTIONS: &[VaultOption] = &[
 
 /// The options of every backend compiled in, and the common ones.
 pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> {
-    let bundled: [Option<&'static [VaultOption]>; 6] = [
+    let bundled: [Option<&'static [VaultOption]>; 7] = [
         Some(COMMON_OPTIONS),
         Some(env::EnvVault::new().options()),
         #[cfg(feature = "fs")]
@@ -51,6 +61,10 @@ pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> 
         Some(azure::AzureVault::new().options()),
         #[cfg(not(feature = "azure"))]
         None,
+        #[cfg(feature = "conjur")]
+        Some(conjur::ConjurVault::new().options()),
+        #[cfg(not(feature = "conjur"))]
+        None,
     ];
     bundled.into_iter().flatten()
 }
@@ -62,6 +76,7 @@ const FEATURES: &[(&str, &str, bool)] = &[
     ("hcv", "hcv", cfg!(feature = "hcv")),
     ("aws", "aws", cfg!(feature = "aws")),
     ("azure", "azure", cfg!(feature = "azure")),
+    ("conjur", "conjur", cfg!(feature = "conjur")),
 ];
 
 /// The cargo feature of secret-ref that would compile in the backend `vault`, when this

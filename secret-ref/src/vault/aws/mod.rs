@@ -16,6 +16,7 @@
 //! | `vault_aws_ssl_verify` | `ssl_verify` | trust | `on` | |
 //! | `vault_aws_connect_timeout` | `connect_timeout` | tuning | `5` | seconds |
 //! | `vault_aws_read_timeout` | `read_timeout` | tuning | `10` | seconds |
+//! | `vault_aws_base64_decode` | `base64_decode` | selector | `off` | the secret is base64-decoded, before `/key` (Kong 3.11+) |
 //!
 //! A reference may choose the region and the timeouts (`?region=eu-west-1`); where signed
 //! requests go and which role is assumed come from settings only (see
@@ -43,6 +44,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use super::decode::{BASE64_DECODE, apply_base64_decode, base64_wanted};
 use super::{Request, Vault, VaultConfig, VaultOption};
 use crate::cache::{Bounded, lock};
 use crate::error::{ErrorKind, VaultError};
@@ -61,6 +63,7 @@ const OPTIONS: &[VaultOption] = &[
     VaultOption::trust("ssl_verify"),
     VaultOption::tuning("connect_timeout"),
     VaultOption::tuning("read_timeout"),
+    BASE64_DECODE,
 ];
 
 /// Credentials are refreshed this long before they expire.
@@ -219,6 +222,7 @@ impl Vault for AwsVault {
     }
 
     fn check_config(&self, config: &VaultConfig) -> Result<(), VaultError> {
+        base64_wanted(config)?;
         if let Some(region) = get(config, "region") {
             check_region(region)?;
         }
@@ -287,7 +291,8 @@ impl Vault for AwsVault {
                 request.resource(),
             ));
         }
-        secret_text(&response.body, request.resource())
+        let secret = secret_text(&response.body, request.resource())?;
+        apply_base64_decode(config, secret, &format!("secret `{}`", request.resource()))
     }
 }
 
