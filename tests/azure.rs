@@ -141,7 +141,7 @@ fn resolver(settings: &str, vault: AzureVault) -> Resolver {
 
 fn resolver_on(settings: &str, vault: AzureVault, clock: Arc<ManualClock>) -> Resolver {
     let conf = Loader::new().text("kong.conf", settings).load().unwrap();
-    conf.configure(
+    conf.apply_to(
         Resolver::builder()
             .vault("azure", vault.with_clock(clock.clone()))
             .clock(clock),

@@ -128,7 +128,7 @@ fn reference(id: &str, rest: &str) -> String {
 
 fn resolver_on(settings: &str, clock: Arc<ManualClock>) -> Resolver {
     let conf = Loader::new().text("kong.conf", settings).load().unwrap();
-    conf.configure(
+    conf.apply_to(
         Resolver::builder()
             .vault("conjur", ConjurVault::with_clock(clock.clone()))
             .clock(clock),
