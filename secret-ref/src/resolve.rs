@@ -19,6 +19,12 @@ use crate::slot::SecretSlot;
 /// A type whose secrets can be resolved in one call, with every failure reported with its
 /// field path. Derive it with `#[derive(ResolveSecrets)]`.
 ///
+/// The trait is derive-only: the walk the derive generates (and `SHAPE`, which
+/// [`secret_paths`] reads) goes through hidden items that are not a stable API, so write no
+/// `impl ResolveSecrets` by hand. A type of your own that holds no secret opts out once, at the
+/// type, with `#[derive(ResolveSecrets)] #[secret(plain)]`; the std and serde_json types below
+/// already have their impls.
+///
 /// The derive walks every field: `Secret<T>` fields resolve; `Option`, `Box`, `Vec`, arrays,
 /// `VecDeque`, `LinkedList` and the values of `HashMap` and `BTreeMap` are walked into;
 /// nested types that derive `ResolveSecrets` are walked into. Plain types need no attribute:
