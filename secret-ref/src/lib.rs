@@ -154,7 +154,7 @@ pub mod clock;
 mod convert;
 mod digest;
 mod error;
-#[cfg(any(feature = "hcv", feature = "aws"))]
+#[cfg(any(feature = "hcv", feature = "aws", feature = "gcp"))]
 mod http;
 mod json_key;
 pub mod kong_conf;

@@ -1048,7 +1048,7 @@ impl ResolverBuilder {
     /// The bundled vaults: `env`, and those compiled in by features. Constructing them does
     /// no I/O, so a resolver that never uses a vault pays nothing for it.
     fn new() -> Self {
-        let bundled: [Option<(&str, Arc<dyn Vault>)>; 4] = [
+        let bundled: [Option<(&str, Arc<dyn Vault>)>; 5] = [
             Some(("env", Arc::new(EnvVault::new()))),
             #[cfg(feature = "fs")]
             Some(("fs", Arc::new(crate::vault::fs::FsVault::new()))),
@@ -1061,6 +1061,10 @@ impl ResolverBuilder {
             #[cfg(feature = "aws")]
             Some(("aws", Arc::new(crate::vault::aws::AwsVault::new()))),
             #[cfg(not(feature = "aws"))]
+            None,
+            #[cfg(feature = "gcp")]
+            Some(("gcp", Arc::new(crate::vault::gcp::GcpVault::new()))),
+            #[cfg(not(feature = "gcp"))]
             None,
         ];
         let backends = bundled

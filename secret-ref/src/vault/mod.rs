@@ -12,10 +12,12 @@ use crate::error::VaultError;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod env;
-#[cfg(any(feature = "fs", feature = "hcv", feature = "aws"))]
+#[cfg(any(feature = "fs", feature = "hcv", feature = "aws", feature = "gcp"))]
 pub mod file;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 #[cfg(feature = "hcv")]
 pub mod hcv;
 
@@ -29,7 +31,7 @@ pub const COMMON_OPTIONS: &[VaultOption] = &[
 
 /// The options of every backend compiled in, and the common ones.
 pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> {
-    let bundled: [Option<&'static [VaultOption]>; 5] = [
+    let bundled: [Option<&'static [VaultOption]>; 6] = [
         Some(COMMON_OPTIONS),
         Some(env::EnvVault::new().options()),
         #[cfg(feature = "fs")]
@@ -43,6 +45,10 @@ pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> 
         #[cfg(feature = "aws")]
         Some(aws::AwsVault::new().options()),
         #[cfg(not(feature = "aws"))]
+        None,
+        #[cfg(feature = "gcp")]
+        Some(gcp::GcpVault::new().options()),
+        #[cfg(not(feature = "gcp"))]
         None,
     ];
     bundled.into_iter().flatten()
