@@ -761,7 +761,8 @@ fn exchange(agent: &ureq::Agent, key: &ServiceAccount) -> Result<Granted, VaultE
         ("Accept", "application/json"),
     ];
     let what = format!("the token endpoint {}", key.token_uri);
-    let response = http::send(agent, "POST", &key.token_uri, &headers, Some(&body))?;
+    let response = http::send(agent, "POST", &key.token_uri, &headers, Some(&body))
+        .map_err(|e| VaultError::new(e.kind(), format!("{what}: {}", e.message())))?;
     if response.status == 200 {
         return granted(&response.body, &what);
     }
@@ -830,7 +831,12 @@ fn metadata_token(
                 e.message()
             )));
         }
-        Err(e) => return Err(e),
+        Err(e) => {
+            return Err(VaultError::new(
+                e.kind(),
+                format!("{what}: {}", e.message()),
+            ));
+        }
     };
     match response.status {
         200 => granted(&response.body, &what),
