@@ -183,6 +183,20 @@ impl GcpVault {
     /// The clock that token lifetimes are measured on ([`SystemClock`] by default): give
     /// the resolver's [`ManualClock`](crate::clock::ManualClock) to test expiry without
     /// sleeping.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use secret_ref::Resolver;
+    /// use secret_ref::clock::ManualClock;
+    /// use secret_ref::vault::gcp::GcpVault;
+    ///
+    /// let clock = Arc::new(ManualClock::new());
+    /// let resolver = Resolver::builder()
+    ///     .vault("gcp", GcpVault::new().clock(clock.clone()))
+    ///     .clock(clock)
+    ///     .build()?;
+    /// # Ok::<(), secret_ref::Error>(())
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -586,12 +600,17 @@ impl ServiceAccount {
             "iat": now,
             "exp": now + ASSERTION_LIFETIME,
         });
+        let (header, claims) = (header.to_string(), claims.to_string());
         let modulus = pair.public().modulus_len();
-        let mut jwt = Zeroizing::new(String::with_capacity(1024 + modulus * 2));
-        URL_SAFE_NO_PAD.encode_string(header.to_string(), &mut jwt);
+        // Sized for the whole assertion, so that it is never copied by growing.
+        let encoded = |n: usize| base64::encoded_len(n, false).unwrap_or(0);
+        let mut jwt = Zeroizing::new(String::with_capacity(
+            encoded(header.len()) + encoded(claims.len()) + encoded(modulus) + 2,
+        ));
+        URL_SAFE_NO_PAD.encode_string(&header, &mut jwt);
         jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jwt);
-        let mut signature = vec![0u8; modulus];
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut jwt);
+        let mut signature = Zeroizing::new(vec![0u8; modulus]);
         pair.sign(
             &RSA_PKCS1_SHA256,
             &ring::rand::SystemRandom::new(),
@@ -600,7 +619,7 @@ impl ServiceAccount {
         )
         .map_err(|_| VaultError::invalid_config("cannot sign the JWT assertion"))?;
         jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(&signature, &mut jwt);
+        URL_SAFE_NO_PAD.encode_string(&*signature, &mut jwt);
         Ok(jwt)
     }
 }
