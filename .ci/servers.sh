@@ -497,7 +497,91 @@ print(json.dumps({"kubernetes_host": sys.argv[1], "disable_local_ca_jwt": True,
     done >"$d/env" || return 1
     _sr_start_azure || return 1 # azure: appends its own variables to the env file
     _sr_start_conjur || return 1
+    _sr_start_gcp || return 1 # gcp block below: exports and appends to the env file
     _sr_log "ready in $((SECONDS - t0))s: bao $SECRET_REF_TEST_BAO_ADDR," \
         "bao-tls $SECRET_REF_TEST_BAO_TLS_ADDR, moto $SECRET_REF_TEST_MOTO_URL," \
         "k8s $SECRET_REF_TEST_K8S_URL (env file: ${d#"$_SR_REPO"/}/env)"
+}
+
+# ---- gcp -----------------------------------------------------------------------------
+# Fake GCP Secret Manager, OAuth2 token endpoint and metadata server, all on one port
+# (.ci/fake_gcp.py, stdlib only). Two service-account keys are generated for each start
+# (RSA 2048 with the venv's `cryptography`), their token_uri the fake's /token, and the fake
+# is seeded with their public keys: `reader` may read everything, `denied` nothing.
+
+# _sr_gcp_keys DIR URL PROJECT: write DIR/reader.json, DIR/denied.json (mode 0600) and
+# DIR/seed.json (the fake's seed: the public keys).
+_sr_gcp_keys() {
+    "$_SR_VENV/bin/python" - "$1" "$2" "$3" <<'PY'
+import json, os, sys, uuid
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+out, url, project = sys.argv[1:4]
+accounts = []
+for name, denied in [("reader", False), ("denied", True)]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    email = f"{name}@{project}.iam.gserviceaccount.com"
+    info = {
+        "type": "service_account", "project_id": project,
+        "private_key_id": uuid.uuid4().hex,
+        "private_key": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()).decode(),
+        "client_email": email, "client_id": str(uuid.uuid4().int)[:21],
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": url + "/token",
+        "universe_domain": "googleapis.com",
+    }
+    path = os.path.join(out, name + ".json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f, indent=2)
+    accounts.append({"client_email": email, "denied": denied,
+        "public_key_pem": key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode()})
+with open(os.path.join(out, "seed.json"), "w") as f:
+    json.dump({"service_accounts": accounts}, f, indent=2)
+PY
+}
+
+_SR_GCP_PROJECT="secret-ref-test"
+
+_sr_launch_gcp() {
+    local dir="$_SR_DIR/gcp"
+    _SR_GCP_PORT="$(_sr_pick_port single)" || return 1
+    _SR_USED_PORTS="$_SR_USED_PORTS $_SR_GCP_PORT"
+    rm -rf "$dir" && mkdir -p "$dir" || return 1
+    _sr_gcp_keys "$dir" "http://127.0.0.1:$_SR_GCP_PORT" "$_SR_GCP_PROJECT" || return 1
+    _sr_spawn gcp "$_SR_VENV/bin/python" "$_SR_CI_DIR/fake_gcp.py" --port "$_SR_GCP_PORT" \
+        --seed "$dir/seed.json" --project-id "$_SR_GCP_PROJECT" \
+        --metadata-email "metadata@$_SR_GCP_PROJECT.iam.gserviceaccount.com"
+    _SR_GCP_PID=$_SR_PID
+}
+
+# _sr_start_gcp: start the fake (relaunched on another port if it dies on start, up to 3
+# times), export SECRET_REF_TEST_GCP_* and SECRET_REF_TEST_PYTHON, append them to the env file.
+_sr_start_gcp() {
+    local attempt rc v
+    for attempt in 1 2 3; do
+        _sr_launch_gcp || return 1
+        rc=0
+        _sr_wait_http gcp "$_SR_GCP_PID" "http://127.0.0.1:$_SR_GCP_PORT/healthz" || rc=$?
+        [ "$rc" -eq 0 ] && break
+        [ "$rc" -eq 2 ] && [ "$attempt" -lt 3 ] || return 1
+        _sr_log "retrying gcp on another port"
+    done
+    export SECRET_REF_TEST_GCP_URL="http://127.0.0.1:$_SR_GCP_PORT"
+    export SECRET_REF_TEST_GCP_METADATA_HOST="127.0.0.1:$_SR_GCP_PORT"
+    export SECRET_REF_TEST_GCP_METADATA_EMAIL="metadata@$_SR_GCP_PROJECT.iam.gserviceaccount.com"
+    export SECRET_REF_TEST_GCP_PROJECT="$_SR_GCP_PROJECT"
+    export SECRET_REF_TEST_GCP_KEY_FILE="$_SR_DIR/gcp/reader.json"
+    export SECRET_REF_TEST_GCP_DENIED_KEY_FILE="$_SR_DIR/gcp/denied.json"
+    export SECRET_REF_TEST_PYTHON="$_SR_VENV/bin/python"
+    for v in GCP_URL GCP_METADATA_HOST GCP_METADATA_EMAIL GCP_PROJECT GCP_KEY_FILE \
+        GCP_DENIED_KEY_FILE PYTHON; do
+        v="SECRET_REF_TEST_$v"
+        printf "export %s='%s'\n" "$v" "${!v}"
+    done >>"$_SR_DIR/env" || return 1
+    _sr_log "gcp $SECRET_REF_TEST_GCP_URL (Secret Manager, /token, metadata server)"
 }

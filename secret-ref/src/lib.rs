@@ -161,7 +161,8 @@ mod expose;
     feature = "hcv",
     feature = "aws",
     feature = "azure",
-    feature = "conjur"
+    feature = "conjur",
+    feature = "gcp"
 ))]
 mod http;
 mod json_key;

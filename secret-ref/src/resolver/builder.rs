@@ -53,7 +53,7 @@ impl ResolverBuilder {
     /// The bundled vaults: `env`, and those compiled in by features. Constructing them does
     /// no I/O, so a resolver that never uses a vault pays nothing for it.
     pub(super) fn new() -> Self {
-        let bundled: [Option<(&str, Arc<dyn Vault>)>; 6] = [
+        let bundled: [Option<(&str, Arc<dyn Vault>)>; 7] = [
             Some(("env", Arc::new(EnvVault::new()))),
             #[cfg(feature = "fs")]
             Some(("fs", Arc::new(crate::vault::fs::FsVault::new()))),
@@ -74,6 +74,10 @@ impl ResolverBuilder {
             #[cfg(feature = "conjur")]
             Some(("conjur", Arc::new(crate::vault::conjur::ConjurVault::new()))),
             #[cfg(not(feature = "conjur"))]
+            None,
+            #[cfg(feature = "gcp")]
+            Some(("gcp", Arc::new(crate::vault::gcp::GcpVault::new()))),
+            #[cfg(not(feature = "gcp"))]
             None,
         ];
         let backends = bundled

@@ -15,7 +15,7 @@ pub mod aws;
 pub mod azure;
 #[cfg(feature = "conjur")]
 pub mod conjur;
-#[cfg(any(feature = "hcv", feature = "aws", feature = "azure"))]
+#[cfg(any(feature = "hcv", feature = "aws", feature = "azure", feature = "gcp"))]
 mod decode;
 pub mod env;
 #[cfg(any(
@@ -23,11 +23,14 @@ pub mod env;
     feature = "hcv",
     feature = "aws",
     feature = "azure",
-    feature = "conjur"
+    feature = "conjur",
+    feature = "gcp"
 ))]
 pub mod file;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "gcp")]
+pub mod gcp;
 #[cfg(feature = "hcv")]
 pub mod hcv;
 pub mod memory;
@@ -42,7 +45,7 @@ pub const COMMON_OPTIONS: &[VaultOption] = &[
 
 /// The options of every backend compiled in, and the common ones.
 pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> {
-    let bundled: [Option<&'static [VaultOption]>; 7] = [
+    let bundled: [Option<&'static [VaultOption]>; 8] = [
         Some(COMMON_OPTIONS),
         Some(env::EnvVault::new().options()),
         #[cfg(feature = "fs")]
@@ -65,6 +68,10 @@ pub(crate) fn bundled_options() -> impl Iterator<Item = &'static [VaultOption]> 
         Some(conjur::ConjurVault::new().options()),
         #[cfg(not(feature = "conjur"))]
         None,
+        #[cfg(feature = "gcp")]
+        Some(gcp::GcpVault::new().options()),
+        #[cfg(not(feature = "gcp"))]
+        None,
     ];
     bundled.into_iter().flatten()
 }
@@ -77,6 +84,7 @@ const FEATURES: &[(&str, &str, bool)] = &[
     ("aws", "aws", cfg!(feature = "aws")),
     ("azure", "azure", cfg!(feature = "azure")),
     ("conjur", "conjur", cfg!(feature = "conjur")),
+    ("gcp", "gcp", cfg!(feature = "gcp")),
 ];
 
 /// The cargo feature of secret-ref that would compile in the backend `vault`, when this
