@@ -148,6 +148,8 @@
 //!   reference cut short by an unescaped `#`) are errors; Kong takes them as literals.
 
 #![warn(missing_docs)]
+// docs.rs (`[package.metadata.docs.rs]`) documents every feature and marks each gated item.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod audit;
 pub mod bytes;
@@ -194,6 +196,7 @@ pub use vault::Vault;
 
 /// Derives [`ResolveSecrets`]; see the trait for the attributes it takes.
 #[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use secret_ref_derive::ResolveSecrets;
 
 /// Re-exported so that users can implement `Zeroize` for their secret types and name

@@ -10,10 +10,13 @@ use zeroize::Zeroizing;
 use crate::error::{ErrorKind, VaultError};
 
 #[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub mod aws;
 #[cfg(feature = "azure")]
+#[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
 pub mod azure;
 #[cfg(feature = "conjur")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conjur")))]
 pub mod conjur;
 #[cfg(any(feature = "hcv", feature = "aws", feature = "azure", feature = "gcp"))]
 mod decode;
@@ -26,12 +29,26 @@ pub mod env;
     feature = "conjur",
     feature = "gcp"
 ))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "fs",
+        feature = "hcv",
+        feature = "aws",
+        feature = "azure",
+        feature = "conjur",
+        feature = "gcp"
+    )))
+)]
 pub mod file;
 #[cfg(feature = "fs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fs")))]
 pub mod fs;
 #[cfg(feature = "gcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gcp")))]
 pub mod gcp;
 #[cfg(feature = "hcv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hcv")))]
 pub mod hcv;
 pub mod memory;
 
