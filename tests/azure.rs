@@ -157,7 +157,10 @@ fn get(r: &Resolver, reference: &str) -> Result<String, secret_ref::Error> {
 
 /// Runs `.ci/official_clients/azure.py` with the virtualenv's Python; returns its JSON.
 fn official_client(args: &[&str], env: &[(&str, &str)]) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/official_clients/azure.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.ci/official_clients/azure.py"
+    );
     let mut command = Command::new(var("SECRET_REF_TEST_PYTHON"));
     command.arg(script).args(args);
     for proxy in [

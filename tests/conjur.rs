@@ -156,7 +156,7 @@ fn conjur_official_client_reads_the_fake_over_tls() {
     let output = std::process::Command::new(require("SECRET_REF_TEST_PYTHON"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/.ci/official_clients/conjur.py"
+            "/../.ci/official_clients/conjur.py"
         ))
         .args([
             require("SECRET_REF_TEST_CONJUR_TLS_URL"),
@@ -198,7 +198,7 @@ fn conjur_official_client_reads_the_fake_over_tls() {
     let missing = std::process::Command::new(require("SECRET_REF_TEST_PYTHON"))
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/.ci/official_clients/conjur.py"
+            "/../.ci/official_clients/conjur.py"
         ))
         .args([
             require("SECRET_REF_TEST_CONJUR_URL"),

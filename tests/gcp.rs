@@ -146,7 +146,10 @@ fn get(r: &Resolver, reference: &str) -> Result<String, secret_ref::Error> {
 #[ignore = "needs .ci/servers.sh"]
 fn gcp_official_client_reads_from_the_fake() {
     let fake = Fake::new();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/official_clients/gcp.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.ci/official_clients/gcp.py"
+    );
     let out = std::process::Command::new(var("SECRET_REF_TEST_PYTHON"))
         .arg(script)
         .args([&fake.url, &fake.project])
