@@ -66,11 +66,12 @@ fn scanned(f: impl FnOnce()) -> usize {
 }
 
 #[test]
+#[ignore = "needs .ci/servers.sh"]
 fn a_configured_token_is_wiped_before_it_is_freed() {
     // The scanner itself: a plain `String` with the canary, freed, is found.
     assert_eq!(scanned(|| drop(String::from(CANARY))), 1);
 
-    let Some(bao) = Bao::plain() else { return };
+    let bao = Bao::plain();
     let p = unique("scan");
     bao.write_kv2(&p, json!({"password": "scanned"}));
     // A run before may have made it: revoke it first, since ids are unique.

@@ -395,16 +395,17 @@ fn run_resolves_the_environment_and_passes_the_exit_code() {
     assert!(stderr(&out).starts_with("Error: "));
 }
 
-/// A server address, or `None` (skipped, with the reason printed) outside CI.
+/// A variable exported by `.ci/servers.sh`'s `start_servers`. The tests that call this are
+/// `#[ignore = "needs .ci/servers.sh"]`: run (with `--include-ignored`) without the servers,
+/// they fail here rather than pass without testing anything.
 #[cfg(any(feature = "hcv", feature = "aws"))]
-fn server(var: &str) -> Option<String> {
+fn server(var: &str) -> String {
     match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!("{var} is not set under CI"),
-        _ => {
-            eprintln!("skipping: {var} is not set (source .ci/servers.sh; start_servers)");
-            None
-        }
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{var} is not set: this test needs the servers of .ci/servers.sh \
+             (`source .ci/servers.sh; install_servers; start_servers`)"
+        ),
     }
 }
 
@@ -453,14 +454,11 @@ fn moto_call(url: &str, action: &str, body: &str) -> String {
 /// every vault setting in a kong.conf and nothing else.
 #[cfg(all(feature = "hcv", feature = "aws"))]
 #[test]
+#[ignore = "needs .ci/servers.sh"]
 fn get_reads_openbao_and_moto_configured_by_kong_conf_alone() {
-    let (Some(bao), Some(token), Some(moto)) = (
-        server("SECRET_REF_TEST_BAO_ADDR"),
-        server("SECRET_REF_TEST_BAO_TOKEN"),
-        server("SECRET_REF_TEST_MOTO_URL"),
-    ) else {
-        return;
-    };
+    let bao = server("SECRET_REF_TEST_BAO_ADDR");
+    let token = server("SECRET_REF_TEST_BAO_TOKEN");
+    let moto = server("SECRET_REF_TEST_MOTO_URL");
     let p = unique("kv2");
     for password in ["bao-v1", "bao-v2"] {
         curl(&[
@@ -519,10 +517,9 @@ fn get_reads_openbao_and_moto_configured_by_kong_conf_alone() {
 /// The AWS credential chain, each link in a process with an environment of its own.
 #[cfg(feature = "aws")]
 #[test]
+#[ignore = "needs .ci/servers.sh"]
 fn aws_credentials_come_from_the_standard_chain() {
-    let Some(moto) = server("SECRET_REF_TEST_MOTO_URL") else {
-        return;
-    };
+    let moto = server("SECRET_REF_TEST_MOTO_URL");
     let name = unique("chain");
     moto_call(
         &moto,
@@ -659,10 +656,9 @@ fn fake_metadata() -> u16 {
 
 #[cfg(feature = "aws")]
 #[test]
+#[ignore = "needs .ci/servers.sh"]
 fn aws_credentials_from_container_and_instance_metadata() {
-    let Some(moto) = server("SECRET_REF_TEST_MOTO_URL") else {
-        return;
-    };
+    let moto = server("SECRET_REF_TEST_MOTO_URL");
     let name = unique("meta");
     moto_call(
         &moto,

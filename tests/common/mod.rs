@@ -1,7 +1,9 @@
 //! Helpers for the tests that talk to real servers (started by `.ci/servers.sh`).
 //!
-//! A test asks for a server with [`server`]: without its address it is skipped with a printed
-//! reason, so a plain `cargo test` passes; under CI (`CI=true`) a missing server fails the test.
+//! Such a test is `#[ignore = "needs .ci/servers.sh"]`: a plain `cargo test` lists it as
+//! ignored, and `.ci/run` runs it with `--include-ignored`. It asks for a server with
+//! [`server`], which fails the test when the server's variable is missing, so a test run
+//! without its server never passes without testing anything.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,20 +11,17 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// The value of a server variable, or `None` (test skipped) outside CI.
-pub fn server(var: &str) -> Option<String> {
+/// The value of a variable exported by `.ci/servers.sh`'s `start_servers`.
+///
+/// Panics when it is not set: the test was asked for (`--include-ignored`) without its server.
+pub fn server(var: &str) -> String {
     match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set: .ci/run starts the test servers and exports it")
-        }
-        _ => {
-            eprintln!(
-                "skipping: {var} is not set (run `source .ci/servers.sh; install_servers; \
-                 start_servers` to test against real servers)"
-            );
-            None
-        }
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{var} is not set: this test needs the servers of .ci/servers.sh \
+             (`source .ci/servers.sh; install_servers; start_servers`, then \
+             `cargo test --workspace --all-features -- --include-ignored`)"
+        ),
     }
 }
 
@@ -81,18 +80,20 @@ pub struct Bao {
 }
 
 impl Bao {
-    pub fn plain() -> Option<Bao> {
-        Some(Bao {
-            addr: server("SECRET_REF_TEST_BAO_ADDR")?,
-            token: server("SECRET_REF_TEST_BAO_TOKEN")?,
-        })
+    /// The plain (http) dev server of `.ci/servers.sh`.
+    pub fn plain() -> Bao {
+        Bao {
+            addr: server("SECRET_REF_TEST_BAO_ADDR"),
+            token: server("SECRET_REF_TEST_BAO_TOKEN"),
+        }
     }
 
-    pub fn tls() -> Option<Bao> {
-        Some(Bao {
-            addr: server("SECRET_REF_TEST_BAO_TLS_ADDR")?,
-            token: server("SECRET_REF_TEST_BAO_TLS_TOKEN")?,
-        })
+    /// The TLS dev server of `.ci/servers.sh`.
+    pub fn tls() -> Bao {
+        Bao {
+            addr: server("SECRET_REF_TEST_BAO_TLS_ADDR"),
+            token: server("SECRET_REF_TEST_BAO_TLS_TOKEN"),
+        }
     }
 
     pub fn host(&self) -> &str {
@@ -176,10 +177,7 @@ impl Bao {
 
     /// How many requests of an operation (`read`, `update`, ...) the audit log holds.
     pub fn audited_op(&self, path: &str, operation: &str) -> usize {
-        let Ok(log) = std::env::var("SECRET_REF_TEST_AUDIT_LOG") else {
-            panic!("SECRET_REF_TEST_AUDIT_LOG is not set");
-        };
-        std::fs::read_to_string(log)
+        std::fs::read_to_string(server("SECRET_REF_TEST_AUDIT_LOG"))
             .unwrap()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -198,14 +196,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A program of the test servers' virtualenv (installed by `.ci/servers.sh`).
+/// A program of the test servers' virtualenv (installed by `.ci/servers.sh`). The manifest
+/// directory is `tests/`, the package of these tests; `.ci/` is beside it.
 fn venv_program(name: &str) -> std::path::PathBuf {
     let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(".ci/.venv/bin")
+        .join("../.ci/.venv/bin")
         .join(name);
     assert!(
         bin.exists(),
-        "{} is installed by .ci/servers.sh",
+        "{} is not installed: run `source .ci/servers.sh; install_servers`",
         bin.display()
     );
     bin
@@ -272,10 +271,11 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub fn new() -> Option<Moto> {
-        Some(Moto {
-            url: server("SECRET_REF_TEST_MOTO_URL")?,
-        })
+    /// The moto server of `.ci/servers.sh`.
+    pub fn new() -> Moto {
+        Moto {
+            url: server("SECRET_REF_TEST_MOTO_URL"),
+        }
     }
 
     pub fn call(&self, action: &str, body: Value) -> (u16, Value) {
@@ -309,8 +309,7 @@ impl Moto {
 
     /// How many GetSecretValue calls moto saw for `name`.
     pub fn gets(&self, name: &str) -> usize {
-        let log = std::env::var("SECRET_REF_TEST_MOTO_RECORDING").expect("moto recording");
-        std::fs::read_to_string(log)
+        std::fs::read_to_string(server("SECRET_REF_TEST_MOTO_RECORDING"))
             .unwrap()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
