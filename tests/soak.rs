@@ -6,7 +6,7 @@
 //!
 //! Ignored by default, with an ignore reason of their own (`soak: ...`): a minute each, and
 //! each wants the machine to itself. `.ci/run` runs them alone, one after the other, after its
-//! main run: `cargo test -p secret-ref-tests --all-features --test soak -- --ignored
+//! main run: `cargo test --workspace --all-features --test soak -- --ignored
 //! --test-threads 1` (the OpenBao one needs `.ci/servers.sh`). The main run
 //! (`--include-ignored`) skips them by name with `--skip soak_`: every test of this file is
 //! named `soak_*`, and no other test's name holds `soak_`.
