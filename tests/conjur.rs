@@ -3,7 +3,8 @@
 //!
 //! Every test here needs `.ci/servers.sh` (`source .ci/servers.sh; install_servers;
 //! start_servers`); they are ignored by a plain `cargo test` and fail, rather than skip, when
-//! run without the servers (`cargo test --features conjur --test conjur -- --include-ignored`).
+//! run without the servers
+//! (`cargo test -p secret-ref-tests --features conjur --test conjur -- --include-ignored`).
 #![cfg(feature = "conjur")]
 
 mod common;
