@@ -4,13 +4,15 @@
 //! rarely how a vault stores bytes. These two types say how the text is meant:
 //!
 //! - [`TextBytes`]: the text's own UTF-8 bytes (a passphrase used as a key);
-//! - [`Base64Bytes`]: the text decoded as base64, standard or URL-safe, padded or not, with
-//!   line breaks allowed (`openssl rand -base64 32`, Kubernetes secrets' data).
+//! - `Base64Bytes` (feature `base64`, on with every remote backend): the text decoded as
+//!   base64, standard or URL-safe, padded or not, with line breaks allowed
+//!   (`openssl rand -base64 32`, Kubernetes secrets' data).
 //!
 //! Both deref to `[u8]`, are wiped on drop (so is the text they came from), and never show
 //! their bytes in `Debug` or in an error.
 //!
 //! ```
+//! # #[cfg(feature = "base64")] {
 //! use secret_ref::bytes::{Base64Bytes, TextBytes};
 //! use secret_ref::{Resolver, ResolveSecrets, Secret};
 //! use secret_ref::vault::env::EnvVault;
@@ -31,16 +33,21 @@
 //! }"#))?;
 //! assert_eq!(&**config.hmac_key.expose_secret(), [0, 1, 2, 255]);
 //! assert_eq!(&**config.passphrase.expose_secret(), "añb".as_bytes());
+//! # }
 //! # Ok::<(), secret_ref::Error>(())
 //! ```
 
 use std::fmt;
 use std::ops::Deref;
 
+#[cfg(feature = "base64")]
 use base64::Engine as _;
+#[cfg(feature = "base64")]
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
+#[cfg(feature = "base64")]
+use zeroize::Zeroizing;
 
 use crate::secret::CloneableSecret;
 
@@ -49,6 +56,8 @@ use crate::secret::CloneableSecret;
 pub struct TextBytes(Vec<u8>);
 
 /// A byte secret written as base64 text; see the [module](self).
+#[cfg(feature = "base64")]
+#[cfg_attr(docsrs, doc(cfg(feature = "base64")))]
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Base64Bytes(Vec<u8>);
 
@@ -103,6 +112,7 @@ macro_rules! common {
     };
 }
 common!(TextBytes);
+#[cfg(feature = "base64")]
 common!(Base64Bytes);
 
 impl<'de> Deserialize<'de> for TextBytes {
@@ -124,16 +134,19 @@ impl<'de> Deserialize<'de> for TextBytes {
     }
 }
 
+#[cfg(feature = "base64")]
 /// Standard and URL-safe alphabets, padding optional: whichever the text is in.
 const STANDARD: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
+#[cfg(feature = "base64")]
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+#[cfg(feature = "base64")]
 /// Decodes base64 text (line breaks and spaces ignored). The error never says which byte was
 /// wrong or where: both would tell something of the secret.
 pub(crate) fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, &'static str> {
@@ -151,6 +164,7 @@ pub(crate) fn decode_base64(text: &str) -> Result<Zeroizing<Vec<u8>>, &'static s
     Ok(out)
 }
 
+#[cfg(feature = "base64")]
 impl<'de> Deserialize<'de> for Base64Bytes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct V;
@@ -172,7 +186,7 @@ impl<'de> Deserialize<'de> for Base64Bytes {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "base64"))]
 mod tests {
     use super::*;
 

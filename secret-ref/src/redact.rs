@@ -7,7 +7,7 @@ use std::fmt;
 
 use crate::reference::{PREFIX, decode_query, is_reference};
 
-/// A reference text with credential option values scrubbed; see [`Reference::redacted`].
+/// A reference text with credential option values scrubbed; see [`Reference::redacted`](crate::Reference::redacted).
 ///
 /// It works on any text, parsed or not, so that a malformed reference is shown as safely as
 /// a valid one. A text that is not a reference at all (it fails [`is_reference`]) is shown as

@@ -121,7 +121,7 @@ impl<T: SecretValue> Secret<T> {
         }
     }
 
-    /// The value, or an [`ErrorKind::Unresolved`] error naming the reference.
+    /// The value, or an [`ErrorKind::Unresolved`](crate::ErrorKind::Unresolved) error naming the reference.
     ///
     /// ```
     /// use secret_ref::{ErrorKind, Secret};

@@ -254,7 +254,7 @@ impl FromStr for Reference {
     }
 }
 
-/// How a text that looks like a reference misses the grammar; see [`near_miss`].
+/// How a text that looks like a reference misses the grammar; see [`Reference::parse`], which reports one as [`ReferenceProblem::NearMiss`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NearMiss {

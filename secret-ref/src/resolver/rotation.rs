@@ -16,7 +16,7 @@ use crate::clock::jitter;
 /// Kong's default rotation interval (`KONG_VAULT_ROTATION_INTERVAL`).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
-/// A live secret's value changed; see [`ResolverBuilder::on_change`].
+/// A live secret's value changed; see [`ResolverBuilder::on_change`](crate::ResolverBuilder::on_change).
 #[derive(Clone, Debug)]
 pub struct Change {
     pub(crate) reference: Box<str>,

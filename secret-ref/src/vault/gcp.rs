@@ -38,7 +38,7 @@
 //! key, that is from the environment, never from a reference; it must be `https`, or
 //! `http` to a loopback address. Access tokens are kept, per credential source and among
 //! the most recently used, until shortly before they expire, on the vault's
-//! [`Clock`](crate::clock::Clock); a `401` drops the token, and the read is retried once with
+//! [`crate::clock::Clock`]; a `401` drops the token, and the read is retried once with
 //! a new one. Tokens, keys and assertions never appear in errors or `Debug` output, and are
 //! wiped from memory when dropped (what `ring` keeps while signing is beyond reach).
 //!

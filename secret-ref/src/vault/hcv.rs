@@ -29,7 +29,7 @@
 //! | `vault_hcv_base64_decode` | `base64_decode` | selector | `off` | each string field of the secret is base64-decoded (Kong 3.11+) |
 //!
 //! A reference may set the selectors and the timeouts (`?mount=kv&namespace=team1`); the other
-//! options come from settings only (see [`OptionClass`](super::OptionClass)). The mount may
+//! options come from settings only (see [`super::OptionClass`]). The mount may
 //! not be Vault's own API (`auth/`, `sys/`, `identity/`, `cubbyhole/`); mounts, paths and
 //! login paths are encoded segment by segment, and `.`, `..`, empty segments, `?` and `#` are
 //! refused. A plain-`http` server or `ssl_verify = off` is reported once as insecure.
