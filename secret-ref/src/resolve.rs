@@ -476,43 +476,7 @@ impl<T: SecretValue + DeserializeOwned + Send + Sync + 'static> ResolveSecrets f
     }
 }
 
-macro_rules! plain {
-    ($($t:ty),*) => {$(
-        impl ResolveSecrets for $t {
-            const SHAPE: Shape = Shape::Plain;
-            fn visit_secrets<'a>(&'a mut self, _: &mut Walker<'a>) {}
-        }
-    )*};
-}
-
-plain!(
-    bool,
-    char,
-    u8,
-    u16,
-    u32,
-    u64,
-    u128,
-    usize,
-    i8,
-    i16,
-    i32,
-    i64,
-    i128,
-    isize,
-    f32,
-    f64,
-    (),
-    std::time::Duration,
-    std::net::IpAddr,
-    std::net::Ipv4Addr,
-    std::net::Ipv6Addr,
-    std::net::SocketAddr,
-    std::num::NonZeroU16,
-    std::num::NonZeroU32,
-    std::num::NonZeroU64,
-    std::num::NonZeroUsize
-);
+// Numbers, addresses, durations and the other plain types without text: `plain.rs`.
 
 impl ResolveSecrets for String {
     const SHAPE: Shape = Shape::Plain;
