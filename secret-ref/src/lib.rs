@@ -176,6 +176,8 @@ mod reference;
 mod resolve;
 mod resolver;
 pub mod rotation;
+#[cfg(feature = "secrecy")]
+mod secrecy_bridge;
 mod secret;
 mod secret_value;
 mod serialize;

@@ -348,6 +348,13 @@ pub mod ser {
 }
 
 impl<T: SecretValue> Secret<T> {
+    /// The value, moved out (the caller now owns wiping it), or the `Unresolved` error.
+    #[cfg_attr(not(feature = "secrecy"), allow(dead_code))]
+    pub(crate) fn into_value(self) -> Result<T, Error> {
+        let Deserialized { value, raw } = self.into_parts();
+        value.ok_or_else(|| unresolved(raw.as_ref().map_or("", RefText::as_str)))
+    }
+
     /// Takes the value and the reference text out (the value is not wiped: it moves).
     pub(crate) fn into_parts(self) -> Deserialized<T> {
         let mut this = std::mem::ManuallyDrop::new(self);

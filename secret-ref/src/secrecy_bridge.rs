@@ -1,0 +1,98 @@
+//! With the `secrecy` feature: our secrets where code expects the `secrecy` crate's.
+//!
+//! - `Secret<T>` implements [`secrecy::ExposeSecret<T>`], so a function generic over it takes
+//!   our secrets as they are.
+//! - `secrecy::SecretString: From<Secret<String>>` moves the value over, leaving no unwiped
+//!   copy behind.
+//!
+//! A [`Live<T>`](crate::Live) implements neither: a read of a live secret is a guard that
+//! keeps the version it saw, and `secrecy::ExposeSecret` must hand out a plain `&T` that
+//! outlives any guard. Read it with [`crate::ExposeSecret`] instead.
+//!
+//! A `secrecy::SecretString` *field* holds a literal only: the derive does not walk it, and a
+//! reference written there would be taken as the password. Declare the field
+//! `Secret<String>` and convert after resolving.
+//!
+//! ```
+//! use secret_ref::Secret;
+//! use secrecy::ExposeSecret;
+//!
+//! fn password_len(password: &impl ExposeSecret<String>) -> usize {
+//!     password.expose_secret().len()
+//! }
+//!
+//! let ours = Secret::new(String::from("hunter2"));
+//! assert_eq!(password_len(&ours), 7);
+//!
+//! let theirs: secrecy::SecretString = ours.into();
+//! assert_eq!(theirs.expose_secret(), "hunter2");
+//! ```
+
+use zeroize::Zeroize;
+
+use crate::secret::Secret;
+use crate::secret_value::SecretValue;
+
+#[cfg_attr(docsrs, doc(cfg(feature = "secrecy")))]
+impl<T: SecretValue> secrecy::ExposeSecret<T> for Secret<T> {
+    /// The value; panics (with the reference, never a value) if it was never resolved, as
+    /// [`Secret::expose_secret`] does.
+    #[track_caller]
+    fn expose_secret(&self) -> &T {
+        Secret::expose_secret(self)
+    }
+}
+
+#[cfg_attr(docsrs, doc(cfg(feature = "secrecy")))]
+impl From<Secret<String>> for secrecy::SecretString {
+    /// Moves the value into a `secrecy::SecretString`. Panics (with the reference, never a
+    /// value) if the secret was never resolved: resolve first.
+    ///
+    /// `secrecy` keeps a `Box<str>`. When the `String` has spare capacity, turning it into a
+    /// box would reallocate and leave the old buffer unwiped; the text is then copied into an
+    /// exact-size box and the `String` wiped instead.
+    #[track_caller]
+    fn from(secret: Secret<String>) -> Self {
+        let mut value = match secret.into_value() {
+            Ok(value) => value,
+            Err(err) => panic!("{err}"),
+        };
+        let boxed: Box<str> = if value.len() == value.capacity() {
+            value.into_boxed_str()
+        } else {
+            let exact = Box::from(value.as_str());
+            value.zeroize();
+            exact
+        };
+        secrecy::SecretString::from(boxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret as _;
+
+    // Both paths: an exact-size `String` moves as it is; one with spare capacity is copied
+    // into an exact box and wiped.
+    #[test]
+    fn an_exact_string_moves_over() {
+        let theirs: secrecy::SecretString = Secret::new(String::from("canary-exact")).into();
+        assert_eq!(theirs.expose_secret(), "canary-exact");
+    }
+
+    #[test]
+    fn a_string_with_spare_capacity_moves_over() {
+        let mut text = String::with_capacity(64);
+        text.push_str("canary-7f3a");
+        let theirs: secrecy::SecretString = Secret::new(text).into();
+        assert_eq!(theirs.expose_secret(), "canary-7f3a");
+    }
+
+    #[test]
+    #[should_panic(expected = "{vault://env/x}")]
+    fn an_unresolved_secret_is_refused_by_reference() {
+        let s: Secret<String> = Secret::from_reference("{vault://env/x}".parse().unwrap());
+        let _: secrecy::SecretString = s.into();
+    }
+}
