@@ -9,9 +9,9 @@
 //! keeps the version it saw, and `secrecy::ExposeSecret` must hand out a plain `&T` that
 //! outlives any guard. Read it with [`crate::ExposeSecret`] instead.
 //!
-//! A `secrecy::SecretString` *field* holds a literal only: the derive does not walk it, and a
-//! reference written there would be taken as the password. Declare the field
-//! `Secret<String>` and convert after resolving.
+//! A `secrecy::SecretString` *field* holds a literal only. The derive checks it as it checks a
+//! plain `String`: a reference written there is reported (with its field path), never taken
+//! as the password. Declare the field `Secret<String>` to resolve it, and convert after.
 //!
 //! ```
 //! use secret_ref::Secret;
@@ -30,6 +30,7 @@
 
 use zeroize::Zeroize;
 
+use crate::resolve::{ResolveSecrets, Shape, Walker};
 use crate::secret::Secret;
 use crate::secret_value::SecretValue;
 
@@ -68,6 +69,17 @@ impl From<Secret<String>> for secrecy::SecretString {
     }
 }
 
+/// A literal to the derive: its text is checked as a plain string's, so that a reference
+/// written in a `secrecy::SecretString` field is an error rather than the password.
+#[cfg_attr(docsrs, doc(cfg(feature = "secrecy")))]
+impl ResolveSecrets for secrecy::SecretString {
+    const SHAPE: Shape = Shape::Plain;
+
+    fn visit_secrets<'a>(&'a mut self, walker: &mut Walker<'a>) {
+        walker.plain_str(secrecy::ExposeSecret::expose_secret(self));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +99,15 @@ mod tests {
         text.push_str("canary-7f3a");
         let theirs: secrecy::SecretString = Secret::new(text).into();
         assert_eq!(theirs.expose_secret(), "canary-7f3a");
+    }
+
+    #[test]
+    fn a_reference_in_a_secrecy_field_is_reported() {
+        let mut field = secrecy::SecretString::from("{vault://env/pg-password}");
+        let err = crate::Resolver::new().resolve(&mut field).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::ReferenceInPlainField);
+        let mut literal = secrecy::SecretString::from("canary-literal");
+        crate::Resolver::new().resolve(&mut literal).unwrap();
     }
 
     #[test]
