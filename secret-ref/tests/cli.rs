@@ -698,3 +698,52 @@ fn aws_credentials_from_container_and_instance_metadata() {
     assert_eq!(stdout(&out), "from-metadata\n", "{}", stderr(&out));
     assert!(!stderr(&out).contains("c4n4ry"));
 }
+
+/// `kong vault get -p <prefix>`: a running node's `.kong_env` is the configuration, over `-c`.
+#[test]
+fn get_reads_a_running_nodes_kong_env() {
+    let conf = temp_file("prefix-test.conf", "vault_env_prefix = WRONG_\n");
+    let prefix = conf.parent().unwrap().join("kong-prefix");
+    std::fs::create_dir_all(&prefix).unwrap();
+    std::fs::write(prefix.join(".kong_env"), "vault_env_prefix = NODE_\n").unwrap();
+    let env = [("NODE_TEST", "from-node"), ("WRONG_TEST", "from-file")];
+    let prefix_arg = prefix.to_str().unwrap();
+    let o = cli(
+        &env,
+        &[
+            "get",
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            prefix_arg,
+            "env/test",
+        ],
+    );
+    assert_eq!(stdout(&o), "from-node\n", "{}", stderr(&o));
+    // `prefix = ...` in the file names the node too, as Kong's conf does.
+    let conf2 = temp_file("prefix-test2.conf", &format!("prefix = {prefix_arg}\n"));
+    let o = cli(&env, &["get", "-c", conf2.to_str().unwrap(), "env/test"]);
+    assert_eq!(stdout(&o), "from-node\n", "{}", stderr(&o));
+    // No node under the prefix: the file's settings.
+    let empty = conf.parent().unwrap().join("no-node");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = cli(
+        &env,
+        &[
+            "get",
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            empty.to_str().unwrap(),
+            "env/test",
+        ],
+    );
+    assert_eq!(stdout(&o), "from-file\n", "{}", stderr(&o));
+    // A prefix that does not exist is an error, as in Kong.
+    let o = cli(
+        &env,
+        &["get", "-p", "/nonexistent/secret-ref-prefix", "env/test"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}

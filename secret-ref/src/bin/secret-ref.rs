@@ -33,6 +33,22 @@ fn conf_arg() -> Arg {
         .help("kong.conf with vault settings (default: /etc/kong/kong.conf, /etc/kong.conf)")
 }
 
+/// Kong's default prefix, where a running node keeps `.kong_env`.
+const DEFAULT_PREFIX: &str = "/usr/local/kong";
+
+fn prefix_arg() -> Arg {
+    Arg::new("prefix")
+        .short('p')
+        .long("prefix")
+        .value_name("DIR")
+        .value_parser(clap::value_parser!(PathBuf))
+        .help(
+            "a running Kong node's prefix: its .kong_env (the configuration the node runs with) \
+             is read instead of the file, as `kong vault get -p` does (default: the \
+             configuration's `prefix`, else /usr/local/kong)",
+        )
+}
+
 fn cli() -> Command {
     Command::new("secret-ref")
         .about("Resolve Kong-style vault references ({vault://env/pg-password}) from a shell")
@@ -51,6 +67,7 @@ fn cli() -> Command {
                         .help("{vault://env/name}, or just env/name"),
                 )
                 .arg(conf_arg())
+                .arg(prefix_arg())
                 .after_help("Example:\n  TEST=hello secret-ref get env/test"),
         )
         .subcommand(
@@ -161,7 +178,43 @@ fn load_conf(m: &ArgMatches, extra: Option<&Path>) -> Result<KongConf, String> {
     if let Some(path) = extra {
         loader = loader.file(path);
     }
-    loader.env_prefix("KONG_").load().map_err(|e| e.to_string())
+    let conf = loader
+        .env_prefix("KONG_")
+        .load()
+        .map_err(|e| e.to_string())?;
+    // As Kong's `vault get`: a running node's `<prefix>/.kong_env` holds the configuration
+    // it runs with, and wins over the file (only `get` takes `-p`).
+    if let Ok(Some(prefix)) = m.try_get_one::<PathBuf>("prefix").map(|p| p.cloned()) {
+        return node_conf(&prefix, true).unwrap_or(Ok(conf));
+    }
+    if m.try_get_one::<PathBuf>("prefix").is_ok() {
+        let prefix = conf.get("prefix").unwrap_or(DEFAULT_PREFIX).to_owned();
+        return node_conf(Path::new(&prefix), false).unwrap_or(Ok(conf));
+    }
+    Ok(conf)
+}
+
+/// The configuration of a node running under `prefix`, from its `.kong_env`; `None` when it
+/// has none (no node runs there). `explicit`: the prefix was given with `-p`, so a missing
+/// directory is worth saying.
+fn node_conf(prefix: &Path, explicit: bool) -> Option<Result<KongConf, String>> {
+    let kong_env = prefix.join(".kong_env");
+    if !kong_env.is_file() {
+        if explicit && !prefix.is_dir() {
+            return Some(Err(format!(
+                "prefix directory {} does not exist",
+                prefix.display()
+            )));
+        }
+        return None;
+    }
+    Some(
+        Loader::new()
+            .file(&kong_env)
+            .env_prefix("KONG_")
+            .load()
+            .map_err(|e| e.to_string()),
+    )
 }
 
 fn resolver(conf: &KongConf) -> Result<Resolver, String> {
