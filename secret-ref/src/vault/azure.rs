@@ -99,11 +99,6 @@ const API_VERSION: &str = "7.4";
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 const DEFAULT_IMDS: &str = "http://169.254.169.254";
 const DEFAULT_PREFIX: &str = "AZURE";
-/// A token is renewed this long before it expires at most (a tenth of its lifetime if less).
-const REFRESH_BEFORE: Duration = Duration::from_secs(300);
-/// How long a token is trusted at most, whatever the answer says: a hostile or broken
-/// `expires_in` cannot overflow the clock or pin a token forever.
-const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Vault host suffixes of the clouds other than the public one, with their token audience.
 const CLOUDS: &[(&str, &str)] = &[
     (".vault.azure.cn", "https://vault.azure.cn"),
@@ -743,10 +738,9 @@ impl AzureVault {
             }
         };
         // Renewed shortly before it expires, as the clock the resolver runs on counts.
-        let renew_at = lifetime.filter(|l| !l.is_zero()).and_then(|l| {
-            let l = l.min(MAX_TOKEN_LIFETIME);
-            now.checked_add(l - (l / 10).min(REFRESH_BEFORE))
-        });
+        let renew_at = lifetime
+            .filter(|l| !l.is_zero())
+            .and_then(|l| super::token_renewal(now, l));
         *current = Some(Token {
             value: value.clone(),
             renew_at,

@@ -88,14 +88,6 @@ const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 
-/// A token is renewed this long before it expires (at most a tenth of its lifetime, so that
-/// a short-lived token is still used).
-const REFRESH_BEFORE: Duration = Duration::from_secs(300);
-
-/// How long a token is trusted at most, whatever `expires_in` says: a hostile or broken
-/// answer (`expires_in` = 2⁶⁴ − 1) cannot overflow the clock or pin a token forever.
-const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
-
 /// Google's JWT assertions live at most an hour.
 const ASSERTION_LIFETIME: u64 = 3600;
 
@@ -479,12 +471,10 @@ impl GcpVault {
             }
             Source::Metadata(host, configured) => metadata_token(agent, host, *configured)?,
         };
-        let lifetime = granted.expires_in.min(MAX_TOKEN_LIFETIME);
-        let early = REFRESH_BEFORE.min(lifetime / 10);
         let now = self.clock.now();
         let token = Token {
             value: granted.access_token,
-            renew_at: now.checked_add(lifetime - early).unwrap_or(now),
+            renew_at: super::token_renewal(now, granted.expires_in).unwrap_or(now),
         };
         let value = token.value.clone();
         *current = Some(token);

@@ -659,3 +659,19 @@ pub(crate) fn unknown_option(backend: &str, vault: &dyn Vault, option: &str) -> 
         known.join(", ")
     ))
 }
+
+/// When to renew an access token granted for `lifetime` at `now`: shortly before it expires,
+/// by a tenth of its lifetime and at most 5 minutes, so that a short-lived token is still
+/// used. A lifetime past 24 hours counts as 24 hours: a hostile or broken answer
+/// (`expires_in` = 2⁶⁴ − 1) can neither overflow the clock nor pin a token forever. `None`
+/// when the instant cannot be represented. Shared by the backends that log in with tokens.
+#[cfg(any(feature = "gcp", feature = "azure"))]
+pub(crate) fn token_renewal(
+    now: std::time::Instant,
+    lifetime: Duration,
+) -> Option<std::time::Instant> {
+    const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+    const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+    let lifetime = lifetime.min(MAX_TOKEN_LIFETIME);
+    now.checked_add(lifetime - (lifetime / 10).min(REFRESH_BEFORE))
+}
