@@ -21,7 +21,8 @@
 //!   rotates them; [`Resolver::retry`]: Kong's `kong.vault.try`; [`audit`]: the `tracing`
 //!   events of every fetch.
 //! - Backends behind features: `fs`, `hcv` (HashiCorp Vault, OpenBao), `aws` (Secrets
-//!   Manager); the `cli` feature builds the `secret-ref` command.
+//!   Manager), `gcp` (Secret Manager), `azure` (Key Vault), `conjur` (CyberArk Conjur); the
+//!   `cli` feature builds the `secret-ref` command.
 //!
 //! # Two ways to resolve
 //!
@@ -98,6 +99,10 @@
 //!
 //! No error, panic or `Debug` output contains a secret value, not even a value that failed to
 //! convert or to parse as JSON.
+//!
+//! These calls block while the vaults answer. In async code, use
+//! [`ResolveSecrets::resolve_secrets_async`] and [`Resolver::get_async`]: they fetch on the
+//! resolver's own threads and never block the executor, with no async runtime required.
 //!
 //! # Security model
 //!
@@ -191,7 +196,7 @@ pub use live::{Live, LiveRef};
 pub use redact::Redacted;
 pub use reference::{NearMiss, Reference, ReferenceError, ReferenceProblem, is_reference};
 pub use resolve::{ResolveSecrets, secret_paths};
-pub use resolver::{Resolver, ResolverBuilder};
+pub use resolver::{Resolver, ResolverBuilder, Resolving};
 pub use secret::{CloneableSecret, Secret, SecretString, ser};
 pub use secret_value::SecretValue;
 pub use vault::Vault;

@@ -122,6 +122,53 @@ pub trait ResolveSecrets {
         resolver.resolve(self)
     }
 
+    /// [`resolve_secrets`](Self::resolve_secrets) for async code: the future never blocks
+    /// the executor that polls it. References are collected when it is first polled, fetched
+    /// on the resolver's own threads, and applied to `self` when it completes; no async
+    /// runtime is required. See [`Resolving`](crate::Resolving).
+    ///
+    /// Use it wherever a blocking call would stall other tasks: in a request handler, or at
+    /// start-up on a `current_thread` runtime. The blocking `resolve_secrets` is for plain
+    /// threads (and `spawn_blocking`); [`Resolver::scope`], which resolves during
+    /// deserialization, is blocking too.
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Wake, Waker};
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// #     loop {
+    /// #         if let Poll::Ready(out) = f.as_mut().poll(&mut Context::from_waker(&waker)) { return out }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// use secret_ref::{ErrorKind, Resolver, ResolveSecrets, Secret};
+    /// use secret_ref::vault::env::EnvVault;
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct Pg { user: String, password: Secret<String>, port: Secret<u16> }
+    ///
+    /// let resolver = Resolver::builder()
+    ///     .vault("env", EnvVault::from_vars([("PG_PASSWORD", "pw"), ("PG_PORT", "not a port")]))
+    ///     .build()?;
+    /// let mut pg: Pg = serde_json::from_str(
+    ///     r#"{"user": "app", "password": "{vault://env/pg-password}", "port": "{vault://env/pg-port}"}"#,
+    /// )?;
+    /// // In an async fn: `pg.resolve_secrets_async(&resolver).await`.
+    /// let err = block_on(pg.resolve_secrets_async(&resolver)).unwrap_err();
+    /// assert_eq!(err.failures()[0].path(), Some("port"));
+    /// assert_eq!(err.kind(), ErrorKind::Conversion);
+    /// // What resolved is filled in, as with `resolve_secrets`.
+    /// assert_eq!(pg.password.expose_secret(), "pw");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn resolve_secrets_async<'a>(&'a mut self, resolver: &Resolver) -> crate::Resolving<'a, Self> {
+        resolver.resolve_async(self)
+    }
+
     /// Shows the resolver each secret and plain string in `self`, with its path. Generated
     /// by the derive; call [`Walker`] methods for each field.
     #[doc(hidden)]

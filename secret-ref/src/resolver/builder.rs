@@ -380,6 +380,7 @@ impl ResolverBuilder {
                 on_warning: self.on_warning,
                 on_change: self.on_change,
                 groups: Mutex::new(HashMap::new()),
+                pool: super::pool::Pool::new(self.concurrency),
             }),
         })
     }

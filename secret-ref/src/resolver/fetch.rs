@@ -85,13 +85,21 @@ impl Resolver {
                     }
                     Ok(target) => {
                         let started = auditing.then(std::time::Instant::now);
-                        let fetched = self.fetch(&target, &r);
+                        let (fetched, took) = match prefetched(memo, &target, &r) {
+                            Some(fetch) => (
+                                fetch
+                                    .result
+                                    .map(|text| Zeroizing::new(String::clone(&text))),
+                                Some(fetch.duration),
+                            ),
+                            None => (self.fetch(&target, &r), None),
+                        };
                         if let Some(started) = started {
                             audit::fetch(
                                 &r,
                                 path_of(slot.path).as_deref(),
                                 kind_of(&fetched),
-                                started.elapsed(),
+                                took.unwrap_or_else(|| started.elapsed()),
                             );
                         }
                         fetched
@@ -158,6 +166,55 @@ impl Resolver {
         Err(Error::from_failures(failures))
     }
 
+    /// Fetches, off the caller's thread, what resolving these references would fetch: each
+    /// distinct secret once, remote ones through the cache, several at a time. The
+    /// resolution that follows ([`Resolver::resolve_with`] with the memo) asks no vault.
+    ///
+    /// References that do not parse or name no vault are left to that resolution, which
+    /// reports them.
+    pub(super) fn prefetch(&self, references: &[String]) -> Memo {
+        let mut cached_keys: Vec<(FetchKey, Arc<Effective>)> = Vec::new();
+        let mut local: Vec<(FetchKey, usize)> = Vec::new();
+        let mut seen: HashMap<FetchKey, ()> = HashMap::new();
+        for (i, raw) in references.iter().enumerate() {
+            let Ok(r) = RefView::parse(raw) else { continue };
+            let Ok(target) = self.target(&r) else {
+                continue;
+            };
+            let key = target.key(&r);
+            if seen.insert(key.clone(), ()).is_some() {
+                continue;
+            }
+            if cached(&target) {
+                cached_keys.push((key, target.config.into_owned()));
+            } else {
+                local.push((key, i));
+            }
+        }
+        let mut memo = Memo::default();
+        let outcomes = self.fetch_all(&cached_keys, &mut Memo::default(), false);
+        for ((key, _), fetch) in cached_keys.into_iter().zip(outcomes) {
+            memo.prefetched.insert(key, fetch);
+        }
+        // Local secrets too: a local backend may still block (a file on a network mount,
+        // a vault of the caller's own), and the executor must not wait for it.
+        for ((key, _), fetch) in self.for_each_bounded(&local, |&(_, i)| {
+            let r = RefView::parse(&references[i]).expect("parsed above");
+            let target = self.target(&r).expect("found above");
+            let started = std::time::Instant::now();
+            let result = self.fetch(&target, &r).map(Arc::new);
+            Fetch {
+                result,
+                resurrected: None,
+                fetched: true,
+                duration: started.elapsed(),
+            }
+        }) {
+            memo.prefetched.insert(key, fetch);
+        }
+        memo
+    }
+
     pub(super) fn fetch(
         &self,
         target: &Target<'_>,
@@ -192,11 +249,17 @@ impl Resolver {
         let mut outcomes: Vec<Option<Fetch>> = keys
             .iter()
             .map(|(k, _)| {
-                memo.results.get(k).map(|r| Fetch {
-                    result: r.clone(),
-                    resurrected: None,
-                    fetched: false,
-                    duration: Duration::ZERO,
+                // Fetched ahead for this resolution: reported as its own fetch, once.
+                let ahead = (!memo.prefetched.is_empty())
+                    .then(|| memo.prefetched.remove(k))
+                    .flatten();
+                ahead.or_else(|| {
+                    memo.results.get(k).map(|r| Fetch {
+                        result: r.clone(),
+                        resurrected: None,
+                        fetched: false,
+                        duration: Duration::ZERO,
+                    })
                 })
             })
             .collect();
@@ -386,6 +449,14 @@ impl Resolver {
             .with_reference(r.as_str())
             .with_vault(r.vault())
     }
+}
+
+/// The fetch made ahead of this resolution for a local secret, if any (the async API).
+fn prefetched(memo: &Memo, target: &Target<'_>, r: &RefView<'_>) -> Option<Fetch> {
+    if memo.prefetched.is_empty() {
+        return None;
+    }
+    memo.prefetched.get(&target.key(r)).cloned()
 }
 
 /// Remote secrets go through the cache; so do local ones when cache options are set, so that

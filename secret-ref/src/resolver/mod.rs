@@ -23,11 +23,14 @@ use crate::vault::{Vault, VaultConfig};
 
 mod builder;
 mod fetch;
+mod nonblocking;
+mod pool;
 pub(crate) mod rotation;
 mod scope;
 mod watch;
 
 pub use builder::ResolverBuilder;
+pub use nonblocking::Resolving;
 use rotation::Change;
 pub(crate) use rotation::DEFAULT_INTERVAL as DEFAULT_ROTATION_INTERVAL;
 
@@ -74,6 +77,8 @@ struct Inner {
     /// The live secrets that follow each cached secret, as groups updated together; a
     /// group whose live secrets are all dropped is forgotten when another is added.
     groups: Mutex<HashMap<FetchKey, Arc<Group>>>,
+    /// The threads the async API fetches on, started when it is first used.
+    pool: pool::Pool,
 }
 
 /// Called when the rotation (or a refresh) changes the value of a live secret.
@@ -101,6 +106,9 @@ type WarningHook = Arc<dyn Fn(&Failure) + Send + Sync>;
 #[derive(Default)]
 pub(crate) struct Memo {
     results: HashMap<FetchKey, Fetched>,
+    /// Fetches made ahead of the resolution, off the caller's thread (the async API): the
+    /// resolution reads them instead of asking the vaults, and reports them as its own.
+    prefetched: HashMap<FetchKey, Fetch>,
 }
 
 struct Backend {
