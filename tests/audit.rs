@@ -258,3 +258,54 @@ fn credentials_are_scrubbed_from_events_whatever_their_spelling() {
         }
     }
 }
+
+/// The async API emits the events the blocking call emits, in the same order: fetches
+/// (local and remote), cache hits and failures, each with its path.
+#[test]
+fn the_async_api_emits_the_same_events() {
+    events();
+    let run = |suffix: &str, asynchronous: bool| -> Vec<Vec<String>> {
+        let env = format!("parity-env-{suffix}");
+        let remote_name = format!("parity-{suffix}");
+        let remote = MemoryVault::new();
+        remote.set("db", r#"{"user":"c4n4ry-user","password":"c4n4ry-pw"}"#);
+        let resolver = Resolver::builder()
+            .vault(&env, EnvVault::from_vars([("LOCAL", "c4n4ry-local")]))
+            .vault(&remote_name, remote)
+            .build()
+            .unwrap();
+        let text = r#"{"local": "{vault://E/local}", "unset": "{vault://E/unset}", "missing": "{vault://E/missing?x_token=t0ps3cret}",
+            "remote_user": "{vault://R/db/user}", "remote_password": "{vault://R/db/password}"}"#
+            .replace("E/", &format!("{env}/"))
+            .replace("R/", &format!("{remote_name}/"));
+        let mut config: Config = serde_json::from_str(&text).unwrap();
+        let result = if asynchronous {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(config.resolve_secrets_async(&resolver))
+        } else {
+            config.resolve_secrets(&resolver)
+        };
+        assert_eq!(result.unwrap_err().failures().len(), 2);
+        let mut seen = about(&env);
+        seen.extend(about(&remote_name));
+        seen.iter()
+            .map(|e| {
+                ["event", "path", "outcome", "reference"]
+                    .iter()
+                    .map(|f| {
+                        e.fields
+                            .get(*f)
+                            .map(|v| v.replace(suffix, ""))
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let blocking = run("sync", false);
+    let nonblocking = run("async", true);
+    assert_eq!(blocking.len(), 6, "{blocking:?}");
+    assert_eq!(nonblocking, blocking);
+}
