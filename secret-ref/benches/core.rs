@@ -5,7 +5,8 @@
 //! - reading an environment of 10,000 variables with `std::env::var` against the `env` vault;
 //! - resolving 10,000 distinct env references, resolver creation included;
 //! - parsing a reference with 4,000 and 40,000 options against a path of the same length;
-//! - snapshotting 10,000 variables through std against reading `environ` in place.
+//! - snapshotting 10,000 variables through std against reading `environ` in place;
+//! - resolving 16 env references with the async API against the blocking call.
 //!
 //! Run with `cargo bench -p secret-ref --bench core`.
 
@@ -219,5 +220,66 @@ mod environment_snapshot_10k {
             }
             black_box(bytes)
         });
+    }
+}
+
+/// What the async API costs over the blocking call: the same 16 env references (on one
+/// resolver, so the environment snapshot is not counted) resolved with `resolve` against
+/// `resolve_async` polled to completion on this thread, the fetches made on the resolver's
+/// pool.
+mod resolve_16_env_references_async {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark()
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        loop {
+            if let Poll::Ready(out) = f.as_mut().poll(&mut Context::from_waker(&waker)) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+
+    fn references() -> Vec<Secret<String>> {
+        (0..16)
+            .map(|i| {
+                Secret::from_reference(format!("{{vault://env/bench-secret-{i}}}").parse().unwrap())
+            })
+            .collect()
+    }
+
+    #[divan::bench(sample_count = 300)]
+    fn baseline_blocking_resolve(bencher: Bencher) {
+        let resolver = Resolver::new();
+        let refs = references();
+        bencher
+            .with_inputs(|| refs.clone())
+            .bench_local_values(|mut secrets| {
+                resolver.resolve(&mut secrets).unwrap();
+                secrets
+            });
+    }
+
+    #[divan::bench(sample_count = 300)]
+    fn resolve_async(bencher: Bencher) {
+        let resolver = Resolver::new();
+        let refs = references();
+        bencher
+            .with_inputs(|| refs.clone())
+            .bench_local_values(|mut secrets| {
+                block_on(resolver.resolve_async(&mut secrets)).unwrap();
+                secrets
+            });
     }
 }

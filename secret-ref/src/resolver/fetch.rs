@@ -197,19 +197,19 @@ impl Resolver {
             memo.prefetched.insert(key, fetch);
         }
         // Local secrets too: a local backend may still block (a file on a network mount,
-        // a vault of the caller's own), and the executor must not wait for it.
-        for ((key, _), fetch) in self.for_each_bounded(&local, |&(_, i)| {
+        // a vault of the caller's own), and the executor must not wait for it. One after
+        // another, as the blocking call asks them: they are local.
+        for (key, i) in local {
             let r = RefView::parse(&references[i]).expect("parsed above");
             let target = self.target(&r).expect("found above");
             let started = std::time::Instant::now();
             let result = self.fetch(&target, &r).map(Arc::new);
-            Fetch {
+            let fetch = Fetch {
                 result,
                 resurrected: None,
                 fetched: true,
                 duration: started.elapsed(),
-            }
-        }) {
+            };
             memo.prefetched.insert(key, fetch);
         }
         memo
