@@ -22,6 +22,8 @@
 //!   events of every fetch.
 //! - Backends behind features: `fs`, `hcv` (HashiCorp Vault, OpenBao), `aws` (Secrets
 //!   Manager); the `cli` feature builds the `secret-ref` command.
+//! - [`cookbook`]: recipes for Docker secrets, Kubernetes with Vault, ECS or EKS, and local
+//!   development, each a tested example program.
 //!
 //! # Two ways to resolve
 //!
@@ -155,6 +157,8 @@ pub mod audit;
 pub mod bytes;
 mod cache;
 pub mod clock;
+#[doc = include_str!("cookbook.md")]
+pub mod cookbook {}
 mod convert;
 mod digest;
 mod error;
