@@ -514,7 +514,7 @@ mod aws {
         assert_resolved(&out);
 
         // Credentials were asked for once, with the agent's token.
-        assert_eq!(*seen.lock().unwrap(), [agent_token.clone()]);
+        assert_eq!(*seen.lock().unwrap(), [agent_token.as_str()]);
         // And they signed both reads.
         let signed: Vec<String> = recorded()
             .into_iter()
