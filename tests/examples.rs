@@ -1,24 +1,8 @@
 //! Runs the examples as the README does, as separate processes with their own environment.
 
-use std::process::Command;
+mod common;
 
-/// `cargo test` builds the examples next to the test binaries (`target/<profile>/examples`).
-fn example(name: &str) -> Command {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
-        path.display()
-    );
-    let mut command = Command::new(path);
-    command.env_clear();
-    command
-}
+use common::example;
 
 #[test]
 fn postgres_example_prints_the_redacted_config() {

@@ -23,6 +23,8 @@
 //! - Backends behind features: `fs`, `hcv` (HashiCorp Vault, OpenBao), `aws` (Secrets
 //!   Manager), `gcp` (Secret Manager), `azure` (Key Vault), `conjur` (CyberArk Conjur); the
 //!   `cli` feature builds the `secret-ref` command.
+//! - [`cookbook`]: recipes for Docker secrets, Kubernetes with Vault, ECS or EKS, and local
+//!   development, each a tested example program.
 //!
 //! # Two ways to resolve
 //!
@@ -160,6 +162,8 @@ pub mod audit;
 pub mod bytes;
 mod cache;
 pub mod clock;
+#[doc = include_str!("cookbook.md")]
+pub mod cookbook {}
 mod convert;
 mod digest;
 mod error;

@@ -362,3 +362,24 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
     }
 }
+
+/// An example program of the root package, to run as its own process with an empty
+/// environment. `cargo test --workspace` builds the examples next to the test binaries
+/// (`target/<profile>/examples`); `cargo build --examples` does too.
+pub fn example(name: &str) -> std::process::Command {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace` (with the example's \
+         features), which builds the examples, or `cargo build --examples --all-features`",
+        path.display()
+    );
+    let mut command = std::process::Command::new(path);
+    command.env_clear();
+    command
+}
