@@ -3,7 +3,7 @@
 //! - `Secret<T>` implements [`secrecy::ExposeSecret<T>`], so a function generic over it takes
 //!   our secrets as they are.
 //! - `secrecy::SecretString: From<Secret<String>>` moves the value over, leaving no unwiped
-//!   copy behind.
+//!   copy behind; `Secret<String>: From<secrecy::SecretString>` goes the other way.
 //!
 //! A [`Live<T>`](crate::Live) implements neither: a read of a live secret is a guard that
 //! keeps the version it saw, and `secrecy::ExposeSecret` must hand out a plain `&T` that
@@ -69,6 +69,29 @@ impl From<Secret<String>> for secrecy::SecretString {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "secrecy")))]
+impl From<secrecy::SecretString> for Secret<String> {
+    /// Takes a `secrecy::SecretString`'s value as a resolved literal secret.
+    ///
+    /// secrecy offers no way to move its box out, so the text is copied into an exact-size
+    /// `String` (wiped when the `Secret` drops) and the `SecretString` is dropped here, which
+    /// wipes its own copy.
+    ///
+    /// ```
+    /// use secret_ref::Secret;
+    ///
+    /// let theirs = secrecy::SecretString::from("hunter2");
+    /// let ours: Secret<String> = theirs.into();
+    /// assert_eq!(ours.expose_secret(), "hunter2");
+    /// assert_eq!(format!("{ours:?}"), "Secret([REDACTED])");
+    /// ```
+    fn from(theirs: secrecy::SecretString) -> Self {
+        let text = String::from(secrecy::ExposeSecret::expose_secret(&theirs));
+        drop(theirs);
+        Secret::new(text)
+    }
+}
+
 /// A literal to the derive: its text is checked as a plain string's, so that a reference
 /// written in a `secrecy::SecretString` field is an error rather than the password.
 #[cfg_attr(docsrs, doc(cfg(feature = "secrecy")))]
@@ -99,6 +122,14 @@ mod tests {
         text.push_str("canary-7f3a");
         let theirs: secrecy::SecretString = Secret::new(text).into();
         assert_eq!(theirs.expose_secret(), "canary-7f3a");
+    }
+
+    #[test]
+    fn a_secrecy_string_converts_back() {
+        let ours: Secret<String> = secrecy::SecretString::from("canary-back").into();
+        assert_eq!(ours.expose_secret(), "canary-back");
+        assert!(ours.is_literal());
+        assert!(!format!("{ours:?}").contains("canary"));
     }
 
     #[test]
