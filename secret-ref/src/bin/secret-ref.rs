@@ -2,15 +2,28 @@
 //!
 //! ```text
 //! secret-ref get <reference> [-c kong.conf]     print one secret's value
-//! secret-ref check <file> [-c kong.conf]        list a file's references and whether they resolve
+//! secret-ref check <file> [-c kong.conf] [--format json|toml|yaml|conf] [--output text|json]
+//!                                               list a file's references and whether they resolve
 //! secret-ref run [-c kong.conf] -- <command>    run a command with references in its environment resolved
 //! ```
 //!
 //! Vault settings come from the configuration file (`vault_env_prefix = SECRETS_`, ...) and
 //! from `KONG_VAULT_*` variables. Without `-c`, `/etc/kong/kong.conf` then `/etc/kong.conf`
 //! are read if they exist, as Kong does. Errors are printed as `Error: <message>` on
-//! standard error, with exit code 1; no output ever contains a secret, except `get`'s value
-//! on standard output.
+//! standard error; no output ever contains a secret, except `get`'s value on standard output.
+//!
+//! `check` reads JSON, TOML, YAML and kong.conf, by the file's extension or `--format`, and
+//! reports every reference with its path, line, vault and outcome, as text or (`--output
+//! json`) as one JSON document. A file it cannot parse is refused, never reported as having
+//! no references.
+//!
+//! Exit codes:
+//!
+//! | command | 0 | 1 | 2 |
+//! |---|---|---|---|
+//! | `check` | every reference resolves (or there is none) | at least one reference fails | nothing was checked: usage error, file unreadable or not parsable in its format, unusable vault settings |
+//! | `get` | the value is printed | any error, usage errors included (as Kong) | |
+//! | `run` | the command's own exit code | a reference fails (the command is not run), the command cannot start, or a usage error | |
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -63,7 +76,10 @@ fn cli() -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .after_help(
             "Vault settings come from the configuration file and from KONG_VAULT_* variables:\n  \
-             KONG_VAULT_ENV_PREFIX=SECRETS_ secret-ref get env/test   # reads SECRETS_TEST",
+             KONG_VAULT_ENV_PREFIX=SECRETS_ secret-ref get env/test   # reads SECRETS_TEST\n\n\
+             Exit codes: get and run exit with 1 on any error (run otherwise with the \
+             command's own code); check exits with 0 (every reference resolves), 1 (a \
+             reference fails) or 2 (nothing was checked); see `secret-ref check --help`.",
         )
         .subcommand(
             Command::new("get")
