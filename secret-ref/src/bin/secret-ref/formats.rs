@@ -46,12 +46,13 @@ impl fmt::Display for ParseError {
 }
 
 /// JSON: serde_json's messages are its fixed error codes (`expected value`, `EOF while
-/// parsing a string`), followed by the position, which is taken apart here.
+/// parsing a string`) followed by the position, which is taken apart here; they go through
+/// [`unquote_source`] all the same.
 pub(crate) fn json(text: &str) -> Result<Vec<Found>, ParseError> {
     let Tree(node, _): Tree<NoLines> = serde_json::from_str(text).map_err(|e| {
         let full = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+        let message = unquote_source(full.strip_suffix(&suffix).unwrap_or(&full), text);
         ParseError {
             message,
             line: (e.line() > 0).then_some(e.line()),
@@ -114,18 +115,22 @@ fn unquote_source(message: &str, source: &str) -> String {
         let delimiter = rest[open..].chars().next().unwrap_or('`');
         let close = if delimiter == '[' { ']' } else { delimiter };
         let after = &rest[open + 1..];
-        let Some(len) = after.find(close) else {
-            break;
+        // A quote that is never closed runs to the end of the message.
+        let (inner, closed) = match after.find(close) {
+            Some(len) => (&after[..len], true),
+            None => (after, false),
         };
-        let inner = &after[..len];
         out.push_str(&rest[..=open]);
         if inner.chars().count() > 1 && source.contains(inner) {
             out.push_str("...");
         } else {
             out.push_str(inner);
         }
+        if !closed {
+            return out;
+        }
         out.push(close);
-        rest = &after[len + 1..];
+        rest = &after[inner.len() + 1..];
     }
     out.push_str(rest);
     out
@@ -495,5 +500,54 @@ impl<'de> de::Visitor<'de> for KeyVisitor {
         use de::VariantAccess;
         let (IgnoredAny, variant) = data.variant::<IgnoredAny>()?;
         variant.newtype_variant::<Key>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_text_of_the_file_is_left_out_of_a_message() {
+        let source = "c4n4ry-key: 1\nc4n4ry-key: 2\n";
+        assert_eq!(
+            unquote_source("duplicate mapping key `c4n4ry-key` is not allowed", source),
+            "duplicate mapping key `...` is not allowed"
+        );
+        // Grammar is kept: one character, or text that is not in the file.
+        assert_eq!(
+            unquote_source("expected '-' indicator, or `a map`", source),
+            "expected '-' indicator, or `a map`"
+        );
+        // A quote never closed runs to the end.
+        assert_eq!(
+            unquote_source("found \"c4n4ry-key: 2", source),
+            "found \"..."
+        );
+        assert_eq!(unquote_source("found [c4n4ry", source), "found [...");
+    }
+
+    #[test]
+    fn spans_become_lines_and_columns_in_characters() {
+        let text = "a = 1\nbé = \"x\"\n\nlast";
+        let lines = LineIndex::new(text);
+        assert_eq!(lines.position(text, 0), (1, 1));
+        assert_eq!(lines.position(text, 6), (2, 1));
+        // `é` is two bytes, one column.
+        assert_eq!(lines.position(text, text.find('=').unwrap()), (1, 3));
+        assert_eq!(lines.position(text, text.find('"').unwrap()), (2, 6));
+        assert_eq!(lines.position(text, text.find("last").unwrap()), (4, 1));
+        // Past the end: the last line, not a panic.
+        assert_eq!(lines.position(text, 10_000), (4, 5));
+    }
+
+    #[test]
+    fn toml_references_come_in_the_files_order_with_their_lines() {
+        let Ok(found) = toml("z = \"{vault://env/z}\"\na = [\"{vault://env/a}\"]\n") else {
+            panic!("valid TOML");
+        };
+        let got: Vec<(&str, Option<usize>)> =
+            found.iter().map(|f| (f.path.as_str(), f.line)).collect();
+        assert_eq!(got, [("z", Some(1)), ("a[0]", Some(2))]);
     }
 }
