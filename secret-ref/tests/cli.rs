@@ -200,8 +200,9 @@ fn check_lists_references_and_never_values() {
     assert!(out.status.success());
     assert!(stdout(&out).ends_with("2 references, 0 failed\n"));
 
+    // Nothing checked: exit code 2, not the 1 of a reference that fails.
     let out = cli(&[], &["check", "/nonexistent.json"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("Error: cannot read /nonexistent.json"));
 }
 
@@ -295,10 +296,11 @@ fn near_misses_are_failures_everywhere() {
     assert!(text.contains("FAILED  d  "), "{text}");
     assert!(text.ends_with("3 references, 3 failed\n"), "{text}");
 
-    // In kong.conf: a reference cut by an unescaped `#` is refused with the fix.
+    // In kong.conf: a reference cut by an unescaped `#` is refused with the fix; the file
+    // does not parse as kong.conf, so nothing is checked (exit code 2).
     let conf = temp_file("cut.conf", "pg_password = {vault://env/c4n4ry#2}\n");
     let out = cli(&[], &["check", conf.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
         err.contains("cut short by `#`") && err.contains("\\#"),

@@ -2,15 +2,28 @@
 //!
 //! ```text
 //! secret-ref get <reference> [-c kong.conf]     print one secret's value
-//! secret-ref check <file> [-c kong.conf]        list a file's references and whether they resolve
+//! secret-ref check <file> [-c kong.conf] [--format json|toml|yaml|conf] [--output text|json]
+//!                                               list a file's references and whether they resolve
 //! secret-ref run [-c kong.conf] -- <command>    run a command with references in its environment resolved
 //! ```
 //!
 //! Vault settings come from the configuration file (`vault_env_prefix = SECRETS_`, ...) and
 //! from `KONG_VAULT_*` variables. Without `-c`, `/etc/kong/kong.conf` then `/etc/kong.conf`
 //! are read if they exist, as Kong does. Errors are printed as `Error: <message>` on
-//! standard error, with exit code 1; no output ever contains a secret, except `get`'s value
-//! on standard output.
+//! standard error; no output ever contains a secret, except `get`'s value on standard output.
+//!
+//! `check` reads JSON, TOML, YAML and kong.conf, by the file's extension or `--format`, and
+//! reports every reference with its path, line, vault and outcome, as text or (`--output
+//! json`) as one JSON document. A file it cannot parse is refused, never reported as having
+//! no references.
+//!
+//! Exit codes:
+//!
+//! | command | 0 | 1 | 2 |
+//! |---|---|---|---|
+//! | `check` | every reference resolves (or there is none) | at least one reference fails | nothing was checked: usage error, file unreadable or not parsable in its format, unusable vault settings |
+//! | `get` | the value is printed | any error, usage errors included (as Kong) | |
+//! | `run` | the command's own exit code | a reference fails (the command is not run), the command cannot start, or a usage error | |
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -18,8 +31,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use secret_ref::kong_conf::{self, KongConf, Loader};
-use secret_ref::{Error, ErrorKind, Redacted, ReferenceProblem, Resolver, is_reference};
+use secret_ref::kong_conf::{self, KongConf, Loader, Origin};
+use secret_ref::{Error, ErrorKind, ReferenceProblem, Resolver, is_reference};
+
+// Beside this file, in a directory of its own: a file directly in `src/bin/` would be a binary.
+#[path = "secret-ref/check.rs"]
+mod check;
+#[path = "secret-ref/formats.rs"]
+mod formats;
+
+use formats::Found;
 
 /// Kong's default configuration files, read when `-c` is not given.
 const DEFAULT_PATHS: &[&str] = &["/etc/kong/kong.conf", "/etc/kong.conf"];
@@ -55,7 +76,10 @@ fn cli() -> Command {
         .version(env!("CARGO_PKG_VERSION"))
         .after_help(
             "Vault settings come from the configuration file and from KONG_VAULT_* variables:\n  \
-             KONG_VAULT_ENV_PREFIX=SECRETS_ secret-ref get env/test   # reads SECRETS_TEST",
+             KONG_VAULT_ENV_PREFIX=SECRETS_ secret-ref get env/test   # reads SECRETS_TEST\n\n\
+             Exit codes: get and run exit with 1 on any error (run otherwise with the \
+             command's own code); check exits with 0 (every reference resolves), 1 (a \
+             reference fails) or 2 (nothing was checked); see `secret-ref check --help`.",
         )
         .subcommand(
             Command::new("get")
@@ -70,19 +94,7 @@ fn cli() -> Command {
                 .arg(prefix_arg())
                 .after_help("Example:\n  TEST=hello secret-ref get env/test"),
         )
-        .subcommand(
-            Command::new("check")
-                .about("List every reference of a kong.conf or JSON file and whether it resolves")
-                .arg(
-                    Arg::new("file")
-                        .value_name("FILE")
-                        .required(true)
-                        .value_parser(clap::value_parser!(PathBuf))
-                        .help("a kong.conf file, or a JSON file (*.json)"),
-                )
-                .arg(conf_arg())
-                .after_help("Values are never printed. The exit code is 1 if any reference fails."),
-        )
+        .subcommand(check::command())
         .subcommand(
             Command::new("run")
                 .about(
@@ -112,11 +124,11 @@ fn cli() -> Command {
 fn main() -> ExitCode {
     let matches = match cli().try_get_matches() {
         Ok(m) => m,
-        Err(e) => return clap_error(e),
+        Err(e) => return clap_error(e, check::is_check(std::env::args_os())),
     };
     let result = match matches.subcommand() {
         Some(("get", m)) => get(m),
-        Some(("check", m)) => check(m),
+        Some(("check", m)) => return check::check(m),
         Some(("run", m)) => run(m),
         _ => {
             // As Kong: no command prints the usage on standard error and fails.
@@ -137,7 +149,9 @@ fn main() -> ExitCode {
 const GET_NEEDS_REFERENCE: &str =
     "the 'get' command needs a <reference> argument\n  secret-ref get <reference>";
 
-fn clap_error(e: clap::Error) -> ExitCode {
+/// `check`: a usage error exits with 2, as clap's own, so that a CI step tells it from a
+/// reference that fails (1). `get` and `run` keep Kong's 1 for every error.
+fn clap_error(e: clap::Error, check: bool) -> ExitCode {
     use clap::error::{ContextKind, ContextValue, ErrorKind as K};
     match e.kind() {
         K::DisplayHelp | K::DisplayVersion => {
@@ -158,7 +172,11 @@ fn clap_error(e: clap::Error) -> ExitCode {
             let text = e.to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text).trim_end();
             let _ = writeln!(std::io::stderr(), "Error: {text}");
-            ExitCode::FAILURE
+            if check {
+                ExitCode::from(check::CANNOT_CHECK)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -272,133 +290,34 @@ fn meant_as_reference(text: &str) -> bool {
         )
 }
 
-/// A reference found in a file, with where it is.
-struct Found {
-    path: String,
-    origin: Option<String>,
-    reference: String,
-}
-
-fn check(m: &ArgMatches) -> Result<ExitCode, String> {
-    let file = m.get_one::<PathBuf>("file").expect("required");
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let json =
-        file.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with(['{', '[']);
-    let mut found = Vec::new();
-    let conf = if json {
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?;
-        collect_json(&value, &mut String::new(), &mut found);
-        load_conf(m, None)?
-    } else {
-        let name = file.display().to_string();
-        let own = Loader::new()
-            .text(&name, &text)
-            .load()
-            .map_err(|e| e.to_string())?;
-        for entry in own.entries() {
-            collect_conf(
-                entry.key(),
-                entry.value(),
-                &entry.origin().to_string(),
-                &mut found,
-            );
-        }
-        // The file's own vault settings apply, under `-c` and over the defaults.
-        load_conf(m, Some(file))?
-    };
-    let resolver = resolver(&conf)?;
-
-    let mut out = std::io::stdout().lock();
-    let mut failed = 0;
-    for f in &found {
-        let place = match &f.origin {
-            Some(origin) => format!("{} ({origin})", f.path),
-            None => f.path.clone(),
-        };
-        // Through the scrubber, parsed or not: a malformed reference may hold a token.
-        let shown = Redacted::new(&f.reference).to_string();
-        match resolver.get(&f.reference) {
-            Ok(_) => {
-                let _ = writeln!(out, "ok      {place}  {shown}");
-            }
-            Err(e) => {
-                failed += 1;
-                let failure = &e.failures()[0];
-                let _ = writeln!(out, "FAILED  {place}  {shown}: {}", failure.message());
-            }
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{} reference{}, {failed} failed",
-        found.len(),
-        if found.len() == 1 { "" } else { "s" }
-    );
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
 /// A kong.conf value is a reference when the whole value is one, and a list of references
 /// when its comma-separated items are (Kong resolves each element of an array setting).
 /// The list reading comes first: `{vault://a}, {vault://b}` also passes Kong's cheap
 /// `is_reference` test as a whole.
-fn collect_conf(key: &str, value: &str, origin: &str, found: &mut Vec<Found>) {
+fn collect_conf(key: &str, value: &str, origin: &Origin, found: &mut Vec<Found>) {
+    let line = match origin {
+        Origin::Line { line, .. } => Some(*line),
+        _ => None,
+    };
     let items: Vec<&str> = kong_conf::value::list(value).collect();
     if items.len() > 1 && items.iter().any(|i| meant_as_reference(i)) {
         for (i, item) in items.iter().enumerate() {
             if meant_as_reference(item) {
                 found.push(Found {
                     path: format!("{key}[{i}]"),
-                    origin: Some(origin.to_owned()),
+                    line,
                     reference: (*item).to_owned(),
+                    problem: None,
                 });
             }
         }
     } else if meant_as_reference(value) {
         found.push(Found {
             path: key.to_owned(),
-            origin: Some(origin.to_owned()),
+            line,
             reference: value.to_owned(),
+            problem: None,
         });
-    }
-}
-
-fn collect_json(value: &serde_json::Value, path: &mut String, found: &mut Vec<Found>) {
-    match value {
-        serde_json::Value::String(s) if meant_as_reference(s) => found.push(Found {
-            path: if path.is_empty() {
-                "$".into()
-            } else {
-                path.clone()
-            },
-            origin: None,
-            reference: s.clone(),
-        }),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                collect_json(item, path, found);
-                path.truncate(len);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k);
-                collect_json(v, path, found);
-                path.truncate(len);
-            }
-        }
-        _ => {}
     }
 }
 
