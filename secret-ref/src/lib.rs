@@ -22,6 +22,9 @@
 //!   events of every fetch.
 //! - Backends behind features: `fs`, `hcv` (HashiCorp Vault, OpenBao), `aws` (Secrets
 //!   Manager); the `cli` feature builds the `secret-ref` command.
+//! - Layered configuration crates behind features: `figment` (module `figment`) and `config`
+//!   (config-rs, module `config_rs`), with failures that name the file or environment a value
+//!   came from.
 //!
 //! # Two ways to resolve
 //!
@@ -155,10 +158,16 @@ pub mod audit;
 pub mod bytes;
 mod cache;
 pub mod clock;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod config_rs;
 mod convert;
 mod digest;
 mod error;
 mod expose;
+#[cfg(feature = "figment")]
+#[cfg_attr(docsrs, doc(cfg(feature = "figment")))]
+pub mod figment;
 #[cfg(any(
     feature = "hcv",
     feature = "aws",
@@ -169,6 +178,8 @@ mod expose;
 mod http;
 mod json_key;
 pub mod kong_conf;
+#[cfg(any(feature = "figment", feature = "config"))]
+mod layered;
 mod live;
 mod plain;
 mod redact;
