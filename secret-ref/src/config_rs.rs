@@ -164,6 +164,14 @@ impl From<ConfigError> for Error {
             }
             ConfigError::NotFound(key) => failure("missing configuration field", Some(key), None),
             ConfigError::FileParse { uri, cause } => failure(&cause.to_string(), None, uri),
+            // `Environment` quotes a variable's value that is not Unicode: keep the name only.
+            ConfigError::Message(message) => match message.split_once(" contains non-Unicode data")
+            {
+                Some((name, _)) => {
+                    failure(&format!("{name} contains non-Unicode data"), None, None)
+                }
+                None => failure(&message, None, None),
+            },
             // An error of this crate that went through config-rs comes back as it was.
             ConfigError::Foreign(cause) => match cause.downcast::<Error>() {
                 Ok(ours) => *ours,

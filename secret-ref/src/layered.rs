@@ -89,6 +89,7 @@ fn unquote(s: &str) -> Option<(String, &str)> {
 
 /// Writes a path of keys as the walker would (`replicas[1].password`), from a configuration
 /// crate's list of keys, in which an array index is a key of digits.
+#[cfg(feature = "figment")]
 pub(crate) fn path_of<S: AsRef<str>>(keys: &[S]) -> String {
     let mut out = String::new();
     for key in keys {
@@ -113,12 +114,19 @@ pub(crate) fn path_of<S: AsRef<str>>(keys: &[S]) -> String {
     out
 }
 
-/// A message of a configuration crate or parser with the values it quotes taken out: the
-/// excerpt of the file under a `|` gutter (toml's), and the value in serde's `invalid type:
-/// string "...", expected ...` (`invalid value:` too), which becomes its kind (`a string`).
+/// A message of a configuration crate or parser with the values it quotes taken out, on one
+/// line: the excerpt of the file under a `|` gutter (toml's) goes, and the value in serde's
+/// `invalid type: string "...", expected ...` (`invalid value:` too) becomes its kind (`a
+/// string`).
 pub(crate) fn without_values(message: &str) -> String {
-    let lines: Vec<&str> = message.lines().filter(|line| !is_excerpt(line)).collect();
-    let mut out = lines.join("\n");
+    // One line, as a failure is shown on one line.
+    let lines: Vec<&str> = message
+        .lines()
+        .filter(|line| !is_excerpt(line))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let mut out = lines.join(": ");
     for prefix in ["invalid type: ", "invalid value: "] {
         let mut from = 0;
         while let Some(at) = out[from..].find(prefix) {
@@ -211,6 +219,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "figment")]
     fn keys_are_written_as_the_walker_writes_them() {
         assert_eq!(
             path_of(&["replicas", "1", "password"]),
@@ -255,7 +264,7 @@ mod tests {
         let toml = "TOML parse error at line 1, column 12\n  |\n1 | password = \"hunter2\n  |            ^\ninvalid basic string\n";
         assert_eq!(
             without_values(toml),
-            "TOML parse error at line 1, column 12\ninvalid basic string"
+            "TOML parse error at line 1, column 12: invalid basic string"
         );
     }
 }
