@@ -7,7 +7,7 @@
 //! writes files of its own name, so the tests run in parallel.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use config::{Config, ConfigError, Environment, File};
 use secret_ref::vault::env::EnvVault;
@@ -76,13 +76,13 @@ fn file(name: &str, text: &str) -> PathBuf {
 }
 
 /// The file, then the given variables as `APP_DATABASE__HOST` and so on.
-fn layered(path: &PathBuf, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+fn layered(path: &Path, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     Config::builder()
-        .add_source(File::from(path.as_path()))
+        .add_source(File::from(path))
         .add_source(
             Environment::with_prefix("APP")
                 .prefix_separator("_")
@@ -141,7 +141,7 @@ fn check_resolved(app: &App) {
     assert_no_canary(&format!("{app:?} {app:#?}"));
 }
 
-fn resolves_in_both_modes(path: &PathBuf) {
+fn resolves_in_both_modes(path: &Path) {
     let config = layered(
         path,
         &[
