@@ -26,7 +26,7 @@ impl fmt::Display for ConvertError {
 impl std::error::Error for ConvertError {}
 
 /// The kind of a value, without the value.
-fn kind(unexp: &Unexpected<'_>) -> &'static str {
+pub(crate) fn kind(unexp: &Unexpected<'_>) -> &'static str {
     match unexp {
         Unexpected::Bool(_) => "a boolean",
         Unexpected::Unsigned(_) | Unexpected::Signed(_) => "an integer",

@@ -427,15 +427,71 @@ impl Error {
     /// assert_eq!(err.kind(), ErrorKind::Deserialize);
     /// assert!(err.to_string().starts_with("invalid type: string"));
     /// ```
+    ///
+    /// With the `figment` or `config` feature, an error of figment or config-rs becomes one
+    /// failure per error it chains, each with its field path and origin, and without the
+    /// values those crates quote (`found string "hunter2"`): see the modules `figment` and
+    /// `config_rs`.
     pub fn from_format(err: impl std::error::Error + Send + Sync + 'static) -> Self {
         let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
-        match boxed.downcast::<Error>() {
-            Ok(ours) => *ours,
-            Err(other) => Error::single(
-                Failure::new(ErrorKind::Deserialize, other.to_string())
-                    .with_source(Arc::from(other)),
-            ),
+        let boxed = match boxed.downcast::<Error>() {
+            Ok(ours) => return *ours,
+            Err(other) => other,
+        };
+        #[cfg(feature = "figment")]
+        let boxed = match boxed.downcast::<::figment::Error>() {
+            Ok(figment) => return Error::from(*figment),
+            Err(other) => other,
+        };
+        #[cfg(feature = "config")]
+        let boxed = match boxed.downcast::<::config::ConfigError>() {
+            Ok(config) => return Error::from(*config),
+            Err(other) => other,
+        };
+        Error::single(
+            Failure::new(ErrorKind::Deserialize, boxed.to_string()).with_source(Arc::from(boxed)),
+        )
+    }
+
+    /// Fills in where each failed value came from: `origin_of` gets the field path of every
+    /// failure that has a path but no origin yet (`database.password`, `replicas[1].password`)
+    /// and returns its origin, such as the file or environment variable, when it knows it.
+    /// Origins already set are kept.
+    ///
+    /// A configuration crate that records where values came from plugs in here:
+    /// `secret_ref::figment::origins` and `secret_ref::config_rs::origins` (features `figment`
+    /// and `config`) are such functions.
+    ///
+    /// ```
+    /// use secret_ref::{ResolveSecrets, Resolver, Secret};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct Database { password: Secret<String> }
+    ///
+    /// #[derive(Deserialize, ResolveSecrets)]
+    /// struct App { database: Database }
+    ///
+    /// let mut app: App =
+    ///     serde_json::from_str(r#"{"database": {"password": "{vault://env/doc-origins-unset}"}}"#)?;
+    /// let err = app
+    ///     .resolve_secrets(&Resolver::new())
+    ///     .unwrap_err()
+    ///     .with_origins(|path| path.starts_with("database.").then(|| "app.json".to_owned()));
+    /// assert_eq!(err.failures()[0].origin(), Some("app.json"));
+    /// assert!(err.to_string().starts_with("database.password (app.json): "));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_origins(mut self, mut origin_of: impl FnMut(&str) -> Option<String>) -> Error {
+        for failure in &mut self.failures {
+            if failure.0.origin.is_some() {
+                continue;
+            }
+            if let Some(path) = failure.0.path.as_deref() {
+                failure.0.origin = origin_of(path);
+            }
         }
+        self
     }
 
     /// Adds another error's failures to this one, to report several operations together.

@@ -25,6 +25,9 @@
 //!   `cli` feature builds the `secret-ref` command.
 //! - [`cookbook`]: recipes for Docker secrets, Kubernetes with Vault, ECS or EKS, and local
 //!   development, each a tested example program.
+//! - Layered configuration crates behind features: `figment` (module `figment`) and `config`
+//!   (config-rs, module `config_rs`), with failures that name the file or environment a value
+//!   came from.
 //!
 //! # Two ways to resolve
 //!
@@ -164,10 +167,16 @@ mod cache;
 pub mod clock;
 #[doc = include_str!("cookbook.md")]
 pub mod cookbook {}
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod config_rs;
 mod convert;
 mod digest;
 mod error;
 mod expose;
+#[cfg(feature = "figment")]
+#[cfg_attr(docsrs, doc(cfg(feature = "figment")))]
+pub mod figment;
 #[cfg(any(
     feature = "hcv",
     feature = "aws",
@@ -178,6 +187,8 @@ mod expose;
 mod http;
 mod json_key;
 pub mod kong_conf;
+#[cfg(any(feature = "figment", feature = "config"))]
+mod layered;
 mod live;
 mod plain;
 mod redact;

@@ -426,20 +426,10 @@ impl KongConf {
 
     /// Adds to each failure the origin of the setting its path starts with.
     pub(crate) fn with_origins(&self, err: Error) -> Error {
-        let failures = err
-            .into_failures()
-            .into_iter()
-            .map(|f| {
-                let key = f
-                    .path()
-                    .map(|p| p.split(['.', '[']).next().unwrap_or(p).to_owned());
-                match key.and_then(|k| self.entry(&k)) {
-                    Some(entry) if f.origin().is_none() => f.with_origin(entry.origin.to_string()),
-                    _ => f,
-                }
-            })
-            .collect();
-        Error::from_failures(failures)
+        err.with_origins(|path| {
+            let key = path.split(['.', '[']).next().unwrap_or(path);
+            self.entry(key).map(|entry| entry.origin.to_string())
+        })
     }
 
     /// The variables vaults read, when the loader was given a fixed environment.
