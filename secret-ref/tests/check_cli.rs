@@ -522,13 +522,25 @@ fn check_refuses_unparsable_files_without_quoting_them() {
         for output in ["text", "json"] {
             let out = cli(ENV, &["check", &file, "--output", output]);
             assert_eq!(out.status.code(), Some(2), "{name}: {}", stdout(&out));
-            assert_eq!(stdout(&out), "", "{name}");
             assert_no_canary(&out);
             let err = stderr(&out);
             assert!(
                 err.starts_with(&format!("Error: cannot parse {file} as {message}")),
                 "{name}: {err}"
             );
+            if output == "text" {
+                assert_eq!(stdout(&out), "", "{name}");
+            } else {
+                // The same error as a document, and no report.
+                let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+                assert_eq!(doc["file"], file.as_str(), "{name}");
+                assert_eq!(
+                    format!("Error: {}\n", doc["error"].as_str().unwrap()),
+                    err,
+                    "{name}"
+                );
+                assert!(doc.get("references").is_none(), "{name}");
+            }
         }
     }
     // A file that is not text, and one that is not there.

@@ -15,7 +15,7 @@
 //! `check` reads JSON, TOML, YAML and kong.conf, by the file's extension or `--format`, and
 //! reports every reference with its path, line, vault and outcome, as text or (`--output
 //! json`) as one JSON document. A file it cannot parse is refused, never reported as having
-//! no references.
+//! no references (with `--output json`, the reason is a document too: `{"file", "error"}`).
 //!
 //! Exit codes:
 //!

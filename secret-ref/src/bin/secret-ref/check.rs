@@ -31,7 +31,8 @@ Exit codes:
   0  every reference resolves (or the file has none)
   1  at least one reference fails (each is listed)
   2  nothing was checked: a usage error, a file that cannot be read or does not parse
-     in its format, unusable vault settings (the reason is on standard error)";
+     in its format, unusable vault settings (the reason is on standard error; with
+     --output json, also on standard output as {\"file\": ..., \"error\": ...})";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -148,6 +149,15 @@ pub(crate) fn check(m: &ArgMatches) -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
             let _ = writeln!(std::io::stderr(), "Error: {message}");
+            // A pipeline reading the JSON report gets a document in this case too, so that
+            // "could not check" is never mistaken for an empty report.
+            if m.get_one::<String>("output").is_some_and(|o| o == "json") {
+                let file = m
+                    .get_one::<PathBuf>("file")
+                    .map(|f| f.display().to_string());
+                let doc = serde_json::json!({ "file": file, "error": message });
+                let _ = writeln!(std::io::stdout(), "{doc}");
+            }
             ExitCode::from(CANNOT_CHECK)
         }
     }
