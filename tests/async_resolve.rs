@@ -65,6 +65,16 @@ fn silent_hcv(port: u16) -> Resolver {
         .unwrap()
 }
 
+/// A silent server, an `hcv` resolver pointed at it and a configuration whose password is
+/// to be fetched from it. The server lives as long as the first element.
+fn silent_db() -> (Silent, Resolver, Db) {
+    let silent = Silent::start();
+    let resolver = silent_hcv(silent.port);
+    let db = serde_json::from_str(r#"{"user": "app", "password": "{vault://hcv/pg/password}"}"#)
+        .unwrap();
+    (silent, resolver, db)
+}
+
 /// Runs a ticker task beside `work` on one thread, and returns `work`'s output, how long it
 /// took and the longest gap between two ticks while it ran.
 fn beside_a_ticker<F: std::future::Future>(work: F) -> (F::Output, Duration, Duration) {
@@ -105,11 +115,7 @@ fn beside_a_ticker<F: std::future::Future>(work: F) -> (F::Output, Duration, Dur
 
 #[test]
 fn a_vault_that_never_answers_does_not_stall_other_tasks() {
-    let silent = Silent::start();
-    let resolver = silent_hcv(silent.port);
-    let mut db: Db =
-        serde_json::from_str(r#"{"user": "app", "password": "{vault://hcv/pg/password}"}"#)
-            .unwrap();
+    let (_silent, resolver, mut db) = silent_db();
 
     let (result, took, longest_gap) = beside_a_ticker(db.resolve_secrets_async(&resolver));
 
@@ -130,11 +136,7 @@ fn a_vault_that_never_answers_does_not_stall_other_tasks() {
 /// for the whole read timeout.
 #[test]
 fn the_blocking_call_would_stall_them() {
-    let silent = Silent::start();
-    let resolver = silent_hcv(silent.port);
-    let mut db: Db =
-        serde_json::from_str(r#"{"user": "app", "password": "{vault://hcv/pg/password}"}"#)
-            .unwrap();
+    let (_silent, resolver, mut db) = silent_db();
 
     let (result, took, longest_gap) = beside_a_ticker(async { db.resolve_secrets(&resolver) });
 
@@ -267,11 +269,7 @@ fn the_futures_are_send_and_spawnable() {
 /// stop once the resolver is gone.
 #[test]
 fn an_abandoned_resolution_changes_nothing_and_threads_stop() {
-    let silent = Silent::start();
-    let resolver = silent_hcv(silent.port);
-    let mut db: Db =
-        serde_json::from_str(r#"{"user": "app", "password": "{vault://hcv/pg/password}"}"#)
-            .unwrap();
+    let (_silent, resolver, mut db) = silent_db();
     runtime().block_on(async {
         let pending = tokio::time::timeout(
             Duration::from_millis(100),
