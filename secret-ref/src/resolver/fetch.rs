@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 use zeroize::Zeroizing;
 
 use super::watch::resurrection;
@@ -172,23 +172,25 @@ impl Resolver {
     ///
     /// References that do not parse or name no vault are left to that resolution, which
     /// reports them.
-    pub(super) fn prefetch(&self, references: &[String]) -> Memo {
+    pub(super) fn prefetch(&self, references: &[Zeroizing<String>]) -> Memo {
         let mut cached_keys: Vec<(FetchKey, Arc<Effective>)> = Vec::new();
-        let mut local: Vec<(FetchKey, usize)> = Vec::new();
-        let mut seen: HashMap<FetchKey, ()> = HashMap::new();
-        for (i, raw) in references.iter().enumerate() {
-            let Ok(r) = RefView::parse(raw) else { continue };
+        let mut local = Vec::new();
+        let mut seen: HashSet<FetchKey> = HashSet::new();
+        for raw in references {
+            let Ok(r) = RefView::parse(raw.as_str()) else {
+                continue;
+            };
             let Ok(target) = self.target(&r) else {
                 continue;
             };
             let key = target.key(&r);
-            if seen.insert(key.clone(), ()).is_some() {
+            if !seen.insert(key.clone()) {
                 continue;
             }
             if cached(&target) {
                 cached_keys.push((key, target.config.into_owned()));
             } else {
-                local.push((key, i));
+                local.push((key, r, target));
             }
         }
         let mut memo = Memo::default();
@@ -199,9 +201,7 @@ impl Resolver {
         // Local secrets too: a local backend may still block (a file on a network mount,
         // a vault of the caller's own), and the executor must not wait for it. One after
         // another, as the blocking call asks them: they are local.
-        for (key, i) in local {
-            let r = RefView::parse(&references[i]).expect("parsed above");
-            let target = self.target(&r).expect("found above");
+        for (key, r, target) in local {
             let started = std::time::Instant::now();
             let result = self.fetch(&target, &r).map(Arc::new);
             let fetch = Fetch {

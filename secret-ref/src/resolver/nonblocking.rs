@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorKind, Failure};
 use crate::reference::Reference;
 use crate::resolve::{ResolveSecrets, Walker};
 use crate::secret::Secret;
+use zeroize::Zeroizing;
 
 /// The future of [`ResolveSecrets::resolve_secrets_async`] and [`Resolver::resolve_async`]:
 /// resolves every unresolved secret of a value without blocking the executor that polls it.
@@ -192,14 +193,16 @@ impl<T: ?Sized> Drop for Resolving<'_, T> {
 }
 
 /// The references of `value` that a resolution would fetch: those of unresolved secrets.
-fn references<T: ResolveSecrets + ?Sized>(value: &mut T) -> Vec<String> {
+/// Copied into wiped storage: a malformed one may be a mistyped password.
+fn references<T: ResolveSecrets + ?Sized>(value: &mut T) -> Vec<Zeroizing<String>> {
     let mut walker = Walker::new();
     value.visit_secrets(&mut walker);
     walker
         .slots
         .iter()
         .filter(|slot| !slot.secret.has_value())
-        .filter_map(|slot| slot.secret.reference_str().map(str::to_owned))
+        .filter_map(|slot| slot.secret.reference_str())
+        .map(|raw| Zeroizing::new(raw.to_owned()))
         .collect()
 }
 
