@@ -87,23 +87,34 @@ fn token_file(dir: &str, name: &str, token: &str) -> PathBuf {
     file
 }
 
+/// The example's report: its secrets redacted in the `Debug` of its configuration, one for each
+/// of `lengths`, and each `(field, value)` of `lengths` reported by its length only, as
+/// `<field>: <n> characters`.
+#[track_caller]
+fn assert_lengths_reported(out: &Run, lengths: &[(&str, &str)]) {
+    assert_eq!(
+        out.stdout.matches("Secret([REDACTED])").count(),
+        lengths.len(),
+        "{}",
+        out.stdout
+    );
+    for (field, value) in lengths {
+        assert!(
+            out.stdout
+                .contains(&format!("{field}: {} characters", value.len())),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
 /// The report of the examples that read `pg_password` and `payments_api_key` from a server:
 /// both resolved to `pg` and `key` (by length), and the test server's plain http reported
 /// through the example's warning hook.
 #[cfg(any(feature = "hcv", feature = "aws"))]
 #[track_caller]
 fn assert_resolved_over_http(out: &Run, pg: &str, key: &str) {
-    assert_eq!(out.stdout.matches("Secret([REDACTED])").count(), 2);
-    assert!(
-        out.stdout
-            .contains(&format!("pg_password: {} characters", pg.len())),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("payments_api_key: {} characters", key.len()))
-    );
+    assert_lengths_reported(out, &[("pg_password", pg), ("payments_api_key", key)]);
     assert!(
         out.stderr.starts_with("warning: ") && out.stderr.contains("plain http"),
         "{}",
@@ -231,16 +242,9 @@ fn local_dev_reads_the_prefixed_variables() {
         // Another program's variable of the same name is not the service's.
         .env("PG_PASSWORD", "c4n4ry-someone-elses");
     let out = run(command, &[DEV_PG, DEV_KEY, "c4n4ry-someone-elses"]).success();
-    assert_eq!(out.stdout.matches("Secret([REDACTED])").count(), 2);
-    assert!(
-        out.stdout
-            .contains(&format!("database.password: {} characters", DEV_PG.len())),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("payments_api_key: {} characters", DEV_KEY.len()))
+    assert_lengths_reported(
+        &out,
+        &[("database.password", DEV_PG), ("payments_api_key", DEV_KEY)],
     );
     assert_eq!(out.stderr, "");
 }

@@ -24,6 +24,15 @@ fn layered(file: &str) -> Figment {
         .merge(Env::prefixed("APP_").split("__"))
 }
 
+/// `APP_TOML` as the jail's `app.toml`, layered with `env`, set in the jail's environment.
+fn app_toml_with_env(jail: &mut Jail, env: &[(&str, &str)]) -> figment::Result<Figment> {
+    jail.create_file("app.toml", APP_TOML)?;
+    for (name, value) in env {
+        jail.set_env(name, value);
+    }
+    Ok(layered("app.toml"))
+}
+
 /// Resolution after deserialization, its errors given the origins figment recorded.
 fn resolve_after(
     app: &mut App,
@@ -45,10 +54,13 @@ fn errors_of(figment: &Figment, resolver: &Resolver) -> figment::Result<[secret_
 #[test]
 fn file_and_environment_resolve_in_both_modes() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_DATABASE__HOST", "db.example");
-        jail.set_env("APP_API_KEY", "{vault://env/api-key}");
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(
+            jail,
+            &[
+                ("APP_DATABASE__HOST", "db.example"),
+                ("APP_API_KEY", "{vault://env/api-key}"),
+            ],
+        )?;
         let resolver = all_secrets();
 
         // During deserialization, in one call.
@@ -71,9 +83,7 @@ fn file_and_environment_resolve_in_both_modes() {
 #[test]
 fn a_failing_reference_from_the_file_names_the_file_and_the_array_path() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_API_KEY", "{vault://env/api-key}");
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(jail, &[("APP_API_KEY", "{vault://env/api-key}")])?;
         // PG_PASSWORD and REPLICA_1 are missing.
         let resolver = resolver(&[("REPLICA_0", REPLICA_0), ("API_KEY", API)]);
 
@@ -96,10 +106,13 @@ fn a_failing_reference_from_the_file_names_the_file_and_the_array_path() {
 #[test]
 fn a_failing_reference_from_the_environment_names_its_key() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_API_KEY", "{vault://env/api-key-unset}");
-        jail.set_env("APP_DATABASE__PASSWORD", "{vault://env/pg-unset}");
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(
+            jail,
+            &[
+                ("APP_API_KEY", "{vault://env/api-key-unset}"),
+                ("APP_DATABASE__PASSWORD", "{vault://env/pg-unset}"),
+            ],
+        )?;
         let resolver = all_secrets();
 
         for err in &errors_of(&figment, &resolver)? {
@@ -122,11 +135,14 @@ fn a_failing_reference_from_the_environment_names_its_key() {
 #[test]
 fn figment_errors_keep_path_and_origin_and_lose_the_value() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_API_KEY", "{vault://env/api-key}");
-        // A literal secret put where a number goes.
-        jail.set_env("APP_DATABASE__PORT", LITERAL);
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(
+            jail,
+            &[
+                ("APP_API_KEY", "{vault://env/api-key}"),
+                // A literal secret put where a number goes.
+                ("APP_DATABASE__PORT", LITERAL),
+            ],
+        )?;
         let resolver = all_secrets();
 
         // figment's own message quotes the value: this is what the conversion is for.
