@@ -10,63 +10,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use config::{Config, ConfigError, Environment, File};
-use secret_ref::vault::env::EnvVault;
-use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
-use serde::Deserialize;
+use secret_ref::{ErrorKind, ResolveSecrets, Resolver};
 
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct Database {
-    host: String,
-    port: u16,
-    password: Secret<String>,
-}
-
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct Replica {
-    host: String,
-    password: Secret<String>,
-}
-
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct App {
-    database: Database,
-    replicas: Vec<Replica>,
-    api_key: Secret<String>,
-}
-
-const PG: &str = "canary-pg-7d1f";
-const REPLICA_0: &str = "canary-r0-2b9e";
-const REPLICA_1: &str = "canary-r1-c04a";
-const API: &str = "canary-api-55e0";
-const LITERAL: &str = "canary-literal-9a3c";
-const CANARIES: [&str; 5] = [PG, REPLICA_0, REPLICA_1, API, LITERAL];
-
-const APP_TOML: &str = r#"
-[database]
-host = "db.internal"
-port = 5432
-password = "{vault://env/pg-password}"
-
-[[replicas]]
-host = "r0.internal"
-password = "{vault://env/replica-0}"
-
-[[replicas]]
-host = "r1.internal"
-password = "{vault://env/replica-1}"
-"#;
-
-const APP_YAML: &str = r#"
-database:
-  host: db.internal
-  port: 5432
-  password: "{vault://env/pg-password}"
-replicas:
-  - host: r0.internal
-    password: "{vault://env/replica-0}"
-  - host: r1.internal
-    password: "{vault://env/replica-1}"
-"#;
+#[path = "common/layered_app.rs"]
+mod layered_app;
+use layered_app::*;
 
 /// Writes `name` (unique per test) under the tests' temporary directory.
 fn file(name: &str, text: &str) -> PathBuf {
@@ -92,64 +40,20 @@ fn layered(path: &Path, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         .build()
 }
 
-fn resolver(secrets: &[(&str, &str)]) -> Resolver {
-    Resolver::builder()
-        .vault("env", EnvVault::from_vars(secrets.iter().copied()))
-        .build()
-        .unwrap()
+/// The file `name` written with `text`, layered with `env`.
+fn layered_file(name: &str, text: &str, env: &[(&str, &str)]) -> Config {
+    layered(&file(name, text), env).unwrap()
 }
 
-fn all_secrets() -> Resolver {
-    resolver(&[
-        ("PG_PASSWORD", PG),
-        ("REPLICA_0", REPLICA_0),
-        ("REPLICA_1", REPLICA_1),
-        ("API_KEY", API),
-    ])
-}
-
-#[track_caller]
-fn assert_no_canary(text: &str) {
-    for canary in CANARIES {
-        assert!(!text.contains(canary), "{canary} leaked into: {text}");
-    }
-}
-
-#[track_caller]
-fn assert_error_clean(err: &secret_ref::Error) {
-    assert_no_canary(&err.to_string());
-    assert_no_canary(&format!("{err:?}"));
-    assert_no_canary(&format!("{err:#?}"));
-    for failure in err {
-        assert_no_canary(&format!("{failure} {failure:?}"));
-        let mut source = std::error::Error::source(failure);
-        while let Some(cause) = source {
-            assert_no_canary(&format!("{cause} {cause:?}"));
-            source = cause.source();
-        }
-    }
-}
-
-fn check_resolved(app: &App) {
-    assert_eq!(app.database.host, "db.example"); // the environment over the file
-    assert_eq!(app.database.port, 5432);
-    assert_eq!(app.database.password.expose_secret(), PG);
-    assert_eq!(app.replicas[1].host, "r1.internal");
-    assert_eq!(app.replicas[0].password.expose_secret(), REPLICA_0);
-    assert_eq!(app.replicas[1].password.expose_secret(), REPLICA_1);
-    assert_eq!(app.api_key.expose_secret(), API);
-    assert_no_canary(&format!("{app:?} {app:#?}"));
-}
-
-fn resolves_in_both_modes(path: &Path) {
-    let config = layered(
-        path,
+fn resolves_in_both_modes(name: &str, text: &str) {
+    let config = layered_file(
+        name,
+        text,
         &[
             ("APP_DATABASE__HOST", "db.example"),
             ("APP_API_KEY", "{vault://env/api-key}"),
         ],
-    )
-    .unwrap();
+    );
     let resolver = all_secrets();
 
     // During deserialization, in one call.
@@ -169,12 +73,12 @@ fn resolves_in_both_modes(path: &Path) {
 
 #[test]
 fn toml_file_and_environment_resolve_in_both_modes() {
-    resolves_in_both_modes(&file("both-modes.toml", APP_TOML));
+    resolves_in_both_modes("both-modes.toml", APP_TOML);
 }
 
 #[test]
 fn yaml_file_and_environment_resolve_in_both_modes() {
-    resolves_in_both_modes(&file("both-modes.yaml", APP_YAML));
+    resolves_in_both_modes("both-modes.yaml", APP_YAML);
 }
 
 /// Both modes' errors, when the vault lacks some secrets.
@@ -189,17 +93,12 @@ fn errors_of(config: &Config, resolver: &Resolver) -> [secret_ref::Error; 2] {
 }
 
 fn failing_reference_names_the_file(name: &str, text: &str) {
-    let path = file(name, text);
-    let config = layered(&path, &[("APP_API_KEY", "{vault://env/api-key}")]).unwrap();
+    let config = layered_file(name, text, &[("APP_API_KEY", "{vault://env/api-key}")]);
     // PG_PASSWORD and REPLICA_1 are missing.
     let resolver = resolver(&[("REPLICA_0", REPLICA_0), ("API_KEY", API)]);
-    for err in errors_of(&config, &resolver) {
-        assert_error_clean(&err);
-        let failures = err.failures();
-        assert_eq!(failures.len(), 2, "{err}");
-        assert_eq!(failures[0].path(), Some("database.password"));
+    for err in &errors_of(&config, &resolver) {
+        let failures = assert_fails_at(err, &["database.password", "replicas[1].password"]);
         assert_eq!(failures[0].kind(), ErrorKind::NotFound);
-        assert_eq!(failures[1].path(), Some("replicas[1].password"));
         assert_eq!(failures[1].reference(), Some("{vault://env/replica-1}"));
         for failure in failures {
             // config-rs writes the path relative to the working directory.
@@ -221,23 +120,18 @@ fn a_failing_reference_from_a_yaml_file_names_the_file_and_the_array_path() {
 
 #[test]
 fn a_failing_reference_from_the_environment_names_the_environment() {
-    let path = file("from-env.toml", APP_TOML);
-    let config = layered(
-        &path,
+    let config = layered_file(
+        "from-env.toml",
+        APP_TOML,
         &[
             ("APP_API_KEY", "{vault://env/api-key-unset}"),
             ("APP_DATABASE__PASSWORD", "{vault://env/pg-unset}"),
         ],
-    )
-    .unwrap();
-    for err in errors_of(&config, &all_secrets()) {
-        assert_error_clean(&err);
-        let failures = err.failures();
-        assert_eq!(failures.len(), 2, "{err}");
-        assert_eq!(failures[0].path(), Some("database.password"));
+    );
+    for err in &errors_of(&config, &all_secrets()) {
+        let failures = assert_fails_at(err, &["database.password", "api_key"]);
         // What config-rs records for every variable: not its name.
         assert_eq!(failures[0].origin(), Some("the environment"));
-        assert_eq!(failures[1].path(), Some("api_key"));
         assert_eq!(failures[1].origin(), Some("the environment"));
         assert!(
             err.to_string()
@@ -249,16 +143,15 @@ fn a_failing_reference_from_the_environment_names_the_environment() {
 
 #[test]
 fn config_errors_keep_path_and_origin_and_lose_the_value() {
-    let path = file("wrong-type.toml", APP_TOML);
-    let config = layered(
-        &path,
+    let config = layered_file(
+        "wrong-type.toml",
+        APP_TOML,
         &[
             ("APP_API_KEY", "{vault://env/api-key}"),
             // A literal secret put where a number goes.
             ("APP_DATABASE__PORT", LITERAL),
         ],
-    )
-    .unwrap();
+    );
     let resolver = all_secrets();
 
     // config-rs's own message quotes the value: this is what the conversion is for.
@@ -283,12 +176,6 @@ fn config_errors_keep_path_and_origin_and_lose_the_value() {
             "{err}"
         );
     }
-}
-
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct Pool {
-    size: Secret<u32>,
-    token: Secret<String>,
 }
 
 #[test]

@@ -79,6 +79,80 @@ fn write_secret(path: &std::path::Path, contents: &str) {
     }
 }
 
+/// A token file as a platform mounts one: `name` in a fresh directory `dir`; returns its path.
+#[cfg(any(feature = "hcv", feature = "aws"))]
+fn token_file(dir: &str, name: &str, token: &str) -> PathBuf {
+    let file = temp_dir(dir).join(name);
+    write_secret(&file, token);
+    file
+}
+
+/// The example's report: its secrets redacted in the `Debug` of its configuration, one for each
+/// of `lengths`, and each `(field, value)` of `lengths` reported by its length only, as
+/// `<field>: <n> characters`.
+#[track_caller]
+fn assert_lengths_reported(out: &Run, lengths: &[(&str, &str)]) {
+    assert_eq!(
+        out.stdout.matches("Secret([REDACTED])").count(),
+        lengths.len(),
+        "{}",
+        out.stdout
+    );
+    for (field, value) in lengths {
+        assert!(
+            out.stdout
+                .contains(&format!("{field}: {} characters", value.len())),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+/// The report of the examples that read `pg_password` and `payments_api_key` from a server:
+/// both resolved to `pg` and `key` (by length), and the test server's plain http reported
+/// through the example's warning hook.
+#[cfg(any(feature = "hcv", feature = "aws"))]
+#[track_caller]
+fn assert_resolved_over_http(out: &Run, pg: &str, key: &str) {
+    assert_lengths_reported(out, &[("pg_password", pg), ("payments_api_key", key)]);
+    assert!(
+        out.stderr.starts_with("warning: ") && out.stderr.contains("plain http"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The line of standard error that reports `field` failing: it names the field, the line of
+/// `conf` the field came from, the reference and its vault, and a cause that says each of
+/// `causes`.
+#[cfg(any(feature = "hcv", feature = "aws"))]
+#[track_caller]
+fn assert_field_failed(
+    out: &Run,
+    field: &str,
+    conf: &str,
+    reference: &str,
+    vault: &str,
+    causes: &[&str],
+) {
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{field} (")))
+        .unwrap_or_else(|| panic!("no line for {field}:\n{}", out.stderr));
+    assert!(
+        line.contains(&format!("{field} (")) && line.contains(&format!("{conf} line ")),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("): {reference} (vault `{vault}`): ")),
+        "{line}"
+    );
+    for cause in causes {
+        assert!(line.contains(cause), "{line}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Docker secrets with `fs`
 
@@ -168,16 +242,9 @@ fn local_dev_reads_the_prefixed_variables() {
         // Another program's variable of the same name is not the service's.
         .env("PG_PASSWORD", "c4n4ry-someone-elses");
     let out = run(command, &[DEV_PG, DEV_KEY, "c4n4ry-someone-elses"]).success();
-    assert_eq!(out.stdout.matches("Secret([REDACTED])").count(), 2);
-    assert!(
-        out.stdout
-            .contains(&format!("database.password: {} characters", DEV_PG.len())),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("payments_api_key: {} characters", DEV_KEY.len()))
+    assert_lengths_reported(
+        &out,
+        &[("database.password", DEV_PG), ("payments_api_key", DEV_KEY)],
     );
     assert_eq!(out.stderr, "");
 }
@@ -267,38 +334,15 @@ mod kubernetes {
         command
     }
 
-    fn token_file(jwt: &str) -> PathBuf {
-        let dir = temp_dir("serviceaccount");
-        let file = dir.join("token");
-        write_secret(&file, jwt);
-        file
-    }
-
     #[test]
     #[ignore = "needs .ci/servers.sh"]
     fn kubernetes_vault_logs_in_with_the_service_account_token() {
         let bao = Bao::plain();
         let jwt = common::server("SECRET_REF_TEST_K8S_JWT");
         let role = prepare(&bao, "secret-ref");
-        let file = token_file(&jwt);
+        let file = token_file("serviceaccount", "token", &jwt);
         let out = run(pod(&bao, &role, &file), &[PG, KEY, &jwt, &bao.token]).success();
-        assert_eq!(out.stdout.matches("Secret([REDACTED])").count(), 2);
-        assert!(
-            out.stdout
-                .contains(&format!("pg_password: {} characters", PG.len())),
-            "{}",
-            out.stdout
-        );
-        assert!(
-            out.stdout
-                .contains(&format!("payments_api_key: {} characters", KEY.len()))
-        );
-        // The test server's plain http is reported, through the example's warning hook.
-        assert!(
-            out.stderr.starts_with("warning: ") && out.stderr.contains("plain http"),
-            "{}",
-            out.stderr
-        );
+        assert_resolved_over_http(&out, PG, KEY);
         std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
     }
 
@@ -309,7 +353,7 @@ mod kubernetes {
         let jwt = common::server("SECRET_REF_TEST_K8S_JWT");
         // The role is for `billing`; the pod's token is `secret-ref`'s.
         let role = prepare(&bao, "billing");
-        let file = token_file(&jwt);
+        let file = token_file("serviceaccount", "token", &jwt);
         let out = run(pod(&bao, &role, &file), &[PG, KEY, &jwt, &bao.token]).failure();
         assert!(
             out.stderr
@@ -324,24 +368,13 @@ mod kubernetes {
                 "{vault://hcv/my-service/payments/api_key}",
             ),
         ] {
-            let line = out
-                .stderr
-                .lines()
-                .find(|l| l.trim_start().starts_with(&format!("{field} (")))
-                .unwrap_or_else(|| panic!("no line for {field}:\n{}", out.stderr));
-            // The field, the line of the file it came from, the reference.
-            assert!(
-                line.contains(&format!("{field} (")) && line.contains("kubernetes.conf line "),
-                "{line}"
-            );
-            assert!(
-                line.contains(&format!("): {reference} (vault `hcv`): ")),
-                "{line}"
-            );
-            assert!(line.contains("kubernetes login"), "{line}");
-            assert!(
-                line.contains("service account name not authorized"),
-                "{line}"
+            assert_field_failed(
+                &out,
+                field,
+                "kubernetes.conf",
+                reference,
+                "hcv",
+                &["kubernetes login", "service account name not authorized"],
             );
         }
         std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
@@ -462,24 +495,15 @@ mod aws {
             .collect()
     }
 
-    fn assert_resolved(out: &Run) {
-        assert_eq!(out.stdout.matches("Secret([REDACTED])").count(), 2);
-        assert!(
-            out.stdout
-                .contains(&format!("pg_password: {} characters", PG.len())),
-            "{}",
-            out.stdout
-        );
-        assert!(
-            out.stdout
-                .contains(&format!("payments_api_key: {} characters", KEY.len()))
-        );
-        // moto is plain http: reported through the example's warning hook.
-        assert!(
-            out.stderr.starts_with("warning: ") && out.stderr.contains("plain http"),
-            "{}",
-            out.stderr
-        );
+    /// The task as EKS Pod Identity runs it: the agent's URL, and a file with the token the
+    /// agent asks for. Returns the task and the file.
+    fn pod_identity_task(moto: &Moto, url: &str, token: &str) -> (Command, PathBuf) {
+        let token_file = token_file("eks-pod-identity", "eks-pod-identity-token", token);
+        let mut command = task(moto);
+        command
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", url)
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+        (command, token_file)
     }
 
     #[test]
@@ -502,16 +526,9 @@ mod aws {
                 "RoleArn": "arn:aws:iam::123456789012:role/my-service-task",
             }),
         );
-        // EKS Pod Identity's variables: the agent's URL and a file with its token.
-        let dir = temp_dir("eks-pod-identity");
-        let token_file = dir.join("eks-pod-identity-token");
-        write_secret(&token_file, &agent_token);
-        let mut command = task(&moto);
-        command
-            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &url)
-            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+        let (command, token_file) = pod_identity_task(&moto, &url, &agent_token);
         let out = run(command, &[PG, KEY, &secret_key, &session, &agent_token]).success();
-        assert_resolved(&out);
+        assert_resolved_over_http(&out, PG, KEY);
 
         // Credentials were asked for once, with the agent's token.
         assert_eq!(*seen.lock().unwrap(), [agent_token.as_str()]);
@@ -538,7 +555,7 @@ mod aws {
         );
         assert!(signed.contains(&"my-service/db".to_owned()));
         assert!(signed.contains(&"my-service/payments-api-key".to_owned()));
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(token_file.parent().unwrap()).unwrap();
     }
 
     #[test]
@@ -551,15 +568,9 @@ mod aws {
             &agent_token,
             json!({"AccessKeyId": "ASIANEVERGIVEN", "SecretAccessKey": "x", "Token": "y"}),
         );
-        let dir = temp_dir("eks-pod-identity");
-        let token_file = dir.join("eks-pod-identity-token");
         // A stale token: the agent refuses it.
         let stale = unique("c4n4ry-stale-token");
-        write_secret(&token_file, &stale);
-        let mut command = task(&moto);
-        command
-            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &url)
-            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token_file);
+        let (command, token_file) = pod_identity_task(&moto, &url, &stale);
         let out = run(command, &[PG, KEY, &agent_token, &stale]).failure();
         assert!(
             !seen.lock().unwrap().is_empty(),
@@ -572,22 +583,16 @@ mod aws {
                 "{vault://aws/my-service/payments-api-key/}",
             ),
         ] {
-            let line = out
-                .stderr
-                .lines()
-                .find(|l| l.trim_start().starts_with(&format!("{field} (")))
-                .unwrap_or_else(|| panic!("no line for {field}:\n{}", out.stderr));
-            assert!(
-                line.contains(&format!("{field} (")) && line.contains("aws.conf line "),
-                "{line}"
+            assert_field_failed(
+                &out,
+                field,
+                "aws.conf",
+                reference,
+                "aws",
+                &["no AWS credentials"],
             );
-            assert!(
-                line.contains(&format!("): {reference} (vault `aws`): ")),
-                "{line}"
-            );
-            assert!(line.contains("no AWS credentials"), "{line}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(token_file.parent().unwrap()).unwrap();
     }
 
     #[test]
@@ -598,9 +603,7 @@ mod aws {
         let role_arn = format!("arn:aws:iam::123456789012:role/{}", unique("my-service"));
         let session = unique("my-service-pod");
         let jwt = unique("c4n4ry-projected-sa-token");
-        let dir = temp_dir("eks-irsa");
-        let token_file = dir.join("token");
-        write_secret(&token_file, &jwt);
+        let token_file = token_file("eks-irsa", "token", &jwt);
         // The variables EKS's webhook adds to the pod; STS is moto's.
         let mut command = task(&moto);
         command
@@ -609,7 +612,7 @@ mod aws {
             .env("AWS_ROLE_SESSION_NAME", &session)
             .env("AWS_ENDPOINT_URL_STS", &moto.url);
         let out = run(command, &[PG, KEY, &jwt]).success();
-        assert_resolved(&out);
+        assert_resolved_over_http(&out, PG, KEY);
 
         // The role was assumed with the pod's token: the only credentials the process had.
         let assumed = recorded()
@@ -621,6 +624,6 @@ mod aws {
             })
             .count();
         assert_eq!(assumed, 1);
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(token_file.parent().unwrap()).unwrap();
     }
 }

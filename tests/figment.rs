@@ -11,69 +11,12 @@
 
 use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Jail};
-use secret_ref::vault::env::EnvVault;
-use secret_ref::{ErrorKind, ResolveSecrets, Resolver, Secret};
-use serde::Deserialize;
+use secret_ref::{ErrorKind, ResolveSecrets, Resolver};
 use serde_saphyr::figment::Yaml;
 
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct Database {
-    host: String,
-    port: u16,
-    password: Secret<String>,
-}
-
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct Replica {
-    host: String,
-    password: Secret<String>,
-}
-
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct App {
-    database: Database,
-    replicas: Vec<Replica>,
-    api_key: Secret<String>,
-}
-
-const PG: &str = "canary-pg-7d1f";
-const REPLICA_0: &str = "canary-r0-2b9e";
-const REPLICA_1: &str = "canary-r1-c04a";
-const API: &str = "canary-api-55e0";
-const LITERAL: &str = "canary-literal-9a3c";
-const CANARIES: [&str; 5] = [PG, REPLICA_0, REPLICA_1, API, LITERAL];
-
-const APP_TOML: &str = r#"
-[database]
-host = "db.internal"
-port = 5432
-password = "{vault://env/pg-password}"
-
-[[replicas]]
-host = "r0.internal"
-password = "{vault://env/replica-0}"
-
-[[replicas]]
-host = "r1.internal"
-password = "{vault://env/replica-1}"
-"#;
-
-/// A resolver whose `env` vault holds the given secrets (not the process environment).
-fn resolver(secrets: &[(&str, &str)]) -> Resolver {
-    Resolver::builder()
-        .vault("env", EnvVault::from_vars(secrets.iter().copied()))
-        .build()
-        .unwrap()
-}
-
-fn all_secrets() -> Resolver {
-    resolver(&[
-        ("PG_PASSWORD", PG),
-        ("REPLICA_0", REPLICA_0),
-        ("REPLICA_1", REPLICA_1),
-        ("API_KEY", API),
-    ])
-}
+#[path = "common/layered_app.rs"]
+mod layered_app;
+use layered_app::*;
 
 fn layered(file: &str) -> Figment {
     Figment::new()
@@ -81,47 +24,43 @@ fn layered(file: &str) -> Figment {
         .merge(Env::prefixed("APP_").split("__"))
 }
 
-#[track_caller]
-fn assert_no_canary(text: &str) {
-    for canary in CANARIES {
-        assert!(!text.contains(canary), "{canary} leaked into: {text}");
+/// `APP_TOML` as the jail's `app.toml`, layered with `env`, set in the jail's environment.
+fn app_toml_with_env(jail: &mut Jail, env: &[(&str, &str)]) -> figment::Result<Figment> {
+    jail.create_file("app.toml", APP_TOML)?;
+    for (name, value) in env {
+        jail.set_env(name, value);
     }
+    Ok(layered("app.toml"))
 }
 
-/// Every way an error is shown.
-#[track_caller]
-fn assert_error_clean(err: &secret_ref::Error) {
-    assert_no_canary(&err.to_string());
-    assert_no_canary(&format!("{err:?}"));
-    assert_no_canary(&format!("{err:#?}"));
-    for failure in err {
-        assert_no_canary(&format!("{failure} {failure:?}"));
-        let mut source = std::error::Error::source(failure);
-        while let Some(cause) = source {
-            assert_no_canary(&format!("{cause} {cause:?}"));
-            source = cause.source();
-        }
-    }
+/// Resolution after deserialization, its errors given the origins figment recorded.
+fn resolve_after(
+    app: &mut App,
+    figment: &Figment,
+    resolver: &Resolver,
+) -> Result<(), secret_ref::Error> {
+    app.resolve_secrets(resolver)
+        .map_err(|err| err.with_origins(secret_ref::figment::origins(figment)))
 }
 
-fn check_resolved(app: &App) {
-    assert_eq!(app.database.host, "db.example"); // the environment over the file
-    assert_eq!(app.database.port, 5432);
-    assert_eq!(app.database.password.expose_secret(), PG);
-    assert_eq!(app.replicas[0].host, "r0.internal");
-    assert_eq!(app.replicas[0].password.expose_secret(), REPLICA_0);
-    assert_eq!(app.replicas[1].password.expose_secret(), REPLICA_1);
-    assert_eq!(app.api_key.expose_secret(), API);
-    assert_no_canary(&format!("{app:?} {app:#?}"));
+/// Both modes' errors, when the vault lacks some secrets: during deserialization, and after.
+fn errors_of(figment: &Figment, resolver: &Resolver) -> figment::Result<[secret_ref::Error; 2]> {
+    let during = secret_ref::figment::extract::<App>(figment, resolver).unwrap_err();
+    let mut app: App = figment.extract()?;
+    let after = resolve_after(&mut app, figment, resolver).unwrap_err();
+    Ok([during, after])
 }
 
 #[test]
 fn file_and_environment_resolve_in_both_modes() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_DATABASE__HOST", "db.example");
-        jail.set_env("APP_API_KEY", "{vault://env/api-key}");
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(
+            jail,
+            &[
+                ("APP_DATABASE__HOST", "db.example"),
+                ("APP_API_KEY", "{vault://env/api-key}"),
+            ],
+        )?;
         let resolver = all_secrets();
 
         // During deserialization, in one call.
@@ -144,28 +83,15 @@ fn file_and_environment_resolve_in_both_modes() {
 #[test]
 fn a_failing_reference_from_the_file_names_the_file_and_the_array_path() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_API_KEY", "{vault://env/api-key}");
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(jail, &[("APP_API_KEY", "{vault://env/api-key}")])?;
         // PG_PASSWORD and REPLICA_1 are missing.
         let resolver = resolver(&[("REPLICA_0", REPLICA_0), ("API_KEY", API)]);
 
-        let during = secret_ref::figment::extract::<App>(&figment, &resolver).unwrap_err();
-        let mut app: App = figment.extract()?;
-        let after = app
-            .resolve_secrets(&resolver)
-            .map_err(|err| err.with_origins(secret_ref::figment::origins(&figment)))
-            .unwrap_err();
-
-        for err in [&during, &after] {
-            assert_error_clean(err);
-            let failures = err.failures();
-            assert_eq!(failures.len(), 2, "{err}");
-            assert_eq!(failures[0].path(), Some("database.password"));
+        for err in &errors_of(&figment, &resolver)? {
+            let failures = assert_fails_at(err, &["database.password", "replicas[1].password"]);
             assert_eq!(failures[0].origin(), Some("TOML file app.toml"));
             assert_eq!(failures[0].kind(), ErrorKind::NotFound);
             assert_eq!(failures[0].reference(), Some("{vault://env/pg-password}"));
-            assert_eq!(failures[1].path(), Some("replicas[1].password"));
             assert_eq!(failures[1].origin(), Some("TOML file app.toml"));
             assert!(
                 err.to_string()
@@ -180,31 +106,23 @@ fn a_failing_reference_from_the_file_names_the_file_and_the_array_path() {
 #[test]
 fn a_failing_reference_from_the_environment_names_its_key() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_API_KEY", "{vault://env/api-key-unset}");
-        jail.set_env("APP_DATABASE__PASSWORD", "{vault://env/pg-unset}");
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(
+            jail,
+            &[
+                ("APP_API_KEY", "{vault://env/api-key-unset}"),
+                ("APP_DATABASE__PASSWORD", "{vault://env/pg-unset}"),
+            ],
+        )?;
         let resolver = all_secrets();
 
-        let during = secret_ref::figment::extract::<App>(&figment, &resolver).unwrap_err();
-        let mut app: App = figment.extract()?;
-        let after = app
-            .resolve_secrets(&resolver)
-            .map_err(|err| err.with_origins(secret_ref::figment::origins(&figment)))
-            .unwrap_err();
-
-        for err in [&during, &after] {
-            assert_error_clean(err);
-            let failures = err.failures();
-            assert_eq!(failures.len(), 2, "{err}");
+        for err in &errors_of(&figment, &resolver)? {
+            let failures = assert_fails_at(err, &["database.password", "api_key"]);
             // figment's `Env` records its prefix and writes the key as the nested path in
             // capitals; the variable was APP_DATABASE__PASSWORD.
-            assert_eq!(failures[0].path(), Some("database.password"));
             assert_eq!(
                 failures[0].origin(),
                 Some("key DATABASE.PASSWORD in `APP_` environment variable(s)")
             );
-            assert_eq!(failures[1].path(), Some("api_key"));
             assert_eq!(
                 failures[1].origin(),
                 Some("key API_KEY in `APP_` environment variable(s)")
@@ -217,11 +135,14 @@ fn a_failing_reference_from_the_environment_names_its_key() {
 #[test]
 fn figment_errors_keep_path_and_origin_and_lose_the_value() {
     Jail::expect_with(|jail| {
-        jail.create_file("app.toml", APP_TOML)?;
-        jail.set_env("APP_API_KEY", "{vault://env/api-key}");
-        // A literal secret put where a number goes.
-        jail.set_env("APP_DATABASE__PORT", LITERAL);
-        let figment = layered("app.toml");
+        let figment = app_toml_with_env(
+            jail,
+            &[
+                ("APP_API_KEY", "{vault://env/api-key}"),
+                // A literal secret put where a number goes.
+                ("APP_DATABASE__PORT", LITERAL),
+            ],
+        )?;
         let resolver = all_secrets();
 
         // figment's own message quotes the value: this is what the conversion is for.
@@ -247,12 +168,6 @@ fn figment_errors_keep_path_and_origin_and_lose_the_value() {
         }
         Ok(())
     });
-}
-
-#[derive(Debug, Deserialize, ResolveSecrets)]
-struct Pool {
-    size: Secret<u32>,
-    token: Secret<String>,
 }
 
 #[test]
@@ -299,18 +214,6 @@ fn a_file_that_does_not_parse_is_named_without_its_lines() {
     });
 }
 
-const APP_YAML: &str = r#"
-database:
-  host: db.internal
-  port: 5432
-  password: "{vault://env/pg-password}"
-replicas:
-  - host: r0.internal
-    password: "{vault://env/replica-0}"
-  - host: r1.internal
-    password: "{vault://env/replica-1}"
-"#;
-
 #[test]
 fn yaml_with_serde_saphyr_layers_and_names_its_file() {
     Jail::expect_with(|jail| {
@@ -330,13 +233,9 @@ fn yaml_with_serde_saphyr_layers_and_names_its_file() {
             ("API_KEY", API),
         ]);
         let mut app: App = figment.extract()?;
-        let err = app
-            .resolve_secrets(&resolver)
-            .map_err(|err| err.with_origins(secret_ref::figment::origins(&figment)))
-            .unwrap_err();
-        assert_error_clean(&err);
-        assert_eq!(err.failures()[0].path(), Some("replicas[1].password"));
-        assert_eq!(err.failures()[0].origin(), Some("YAML file app.yaml"));
+        let err = resolve_after(&mut app, &figment, &resolver).unwrap_err();
+        let failures = assert_fails_at(&err, &["replicas[1].password"]);
+        assert_eq!(failures[0].origin(), Some("YAML file app.yaml"));
 
         // A YAML syntax error on a line with a literal secret.
         jail.create_file(

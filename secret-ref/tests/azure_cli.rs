@@ -5,44 +5,10 @@
 //! Needs the servers of `.ci/servers.sh` (CI runs these with `--ignored`); fails without them.
 #![cfg(all(feature = "cli", feature = "azure"))]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => {
-            panic!("{name} is not set: run `source .ci/servers.sh; install_servers; start_servers`")
-        }
-    }
-}
-
-/// The command with only the given environment (and PATH).
-fn cli(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_secret-ref"));
-    command.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    command.envs(env.iter().copied()).args(args);
-    command.output().unwrap()
-}
-
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("secret-ref-azure-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("cli-{name}-{}-{nanos}", std::process::id())
-}
+mod common;
+use common::{cli, server, stderr, stdout, temp_file, unique};
 
 /// Adds a version of a secret through the fake's admin API; returns its version id.
 fn seed(name: &str, value: &str) -> String {
@@ -50,7 +16,7 @@ fn seed(name: &str, value: &str) -> String {
         .args(["-sS", "--noproxy", "*", "-X", "POST"])
         .arg(format!(
             "{}/_fake/secrets/{name}",
-            var("SECRET_REF_TEST_AZURE_LOCAL_URL")
+            server("SECRET_REF_TEST_AZURE_LOCAL_URL")
         ))
         .arg("-d")
         .arg(serde_json::json!({ "value": value }).to_string())
@@ -67,14 +33,6 @@ fn seed(name: &str, value: &str) -> String {
         .to_owned()
 }
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
 #[test]
 #[ignore = "needs .ci/servers.sh"]
 fn azure_cli_get_is_configured_by_kong_conf() {
@@ -88,15 +46,15 @@ fn azure_cli_get_is_configured_by_kong_conf() {
             "vault_azure_vault_uri = {}\nvault_azure_tenant_id = {}\n\
              vault_azure_client_id = {}\nvault_azure_credentials_prefix = APP_AZ\n\
              vault_azure_ca_cert = {}\n",
-            var("SECRET_REF_TEST_AZURE_VAULT_URL"),
-            var("SECRET_REF_TEST_AZURE_TENANT_ID"),
-            var("SECRET_REF_TEST_AZURE_CLIENT_ID"),
-            var("SECRET_REF_TEST_AZURE_CACERT"),
+            server("SECRET_REF_TEST_AZURE_VAULT_URL"),
+            server("SECRET_REF_TEST_AZURE_TENANT_ID"),
+            server("SECRET_REF_TEST_AZURE_CLIENT_ID"),
+            server("SECRET_REF_TEST_AZURE_CACERT"),
         ),
     );
     let conf = conf.to_str().unwrap();
-    let secret = var("SECRET_REF_TEST_AZURE_CLIENT_SECRET");
-    let authority = var("SECRET_REF_TEST_AZURE_AUTHORITY");
+    let secret = server("SECRET_REF_TEST_AZURE_CLIENT_SECRET");
+    let authority = server("SECRET_REF_TEST_AZURE_AUTHORITY");
     let env = [
         ("APP_AZ_CLIENT_SECRET", secret.as_str()),
         ("AZURE_AUTHORITY_HOST", authority.as_str()),
@@ -149,13 +107,13 @@ fn azure_cli_get_with_app_service_managed_identity() {
         "azure-mi.conf",
         &format!(
             "vault_azure_vault_uri = {}\nvault_azure_ca_cert = {}\n",
-            var("SECRET_REF_TEST_AZURE_VAULT_URL"),
-            var("SECRET_REF_TEST_AZURE_CACERT"),
+            server("SECRET_REF_TEST_AZURE_VAULT_URL"),
+            server("SECRET_REF_TEST_AZURE_CACERT"),
         ),
     );
     let conf = conf.to_str().unwrap();
-    let endpoint = var("SECRET_REF_TEST_AZURE_IDENTITY_ENDPOINT");
-    let header = var("SECRET_REF_TEST_AZURE_IDENTITY_HEADER");
+    let endpoint = server("SECRET_REF_TEST_AZURE_IDENTITY_ENDPOINT");
+    let header = server("SECRET_REF_TEST_AZURE_IDENTITY_HEADER");
     let out = cli(
         &[
             ("IDENTITY_ENDPOINT", endpoint.as_str()),

@@ -2,52 +2,58 @@
 //! files it refuses, `--output json`, exit codes; and no value, resolved or literal, in any
 //! output. The env vault only: no server is needed.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-/// In the environment, as the value a reference resolves to.
+mod common;
+use common::{assert_no_canary, cli, stderr, stdout};
+
+/// In the environment, as the value a reference resolves to. Every literal in the files, and
+/// the token in a reference, start with `common::CANARY` too.
 const RESOLVED: &str = "c4n4ry-resolved";
-/// Every literal in the files, and the token in a reference, start with this too.
-const CANARY: &str = "c4n4ry";
 
-fn cli(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_secret-ref"));
-    command.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    command.envs(env.iter().copied()).args(args);
-    command.output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
+/// [`common::temp_file`], as the text the command is given and prints.
 fn temp_file(name: &str, text: &str) -> String {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("secret-ref-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-/// Neither standard output nor standard error holds a canary (a resolved value, a literal of
-/// the file, a token).
-fn assert_no_canary(out: &Output) {
-    for text in [stdout(out), stderr(out)] {
-        assert!(!text.contains(CANARY), "{text}");
-    }
+    common::temp_file(name, text).to_str().unwrap().to_owned()
 }
 
 const ENV: &[(&str, &str)] = &[("PG_PASSWORD", RESOLVED)];
+
+/// `check` of a file where some references fail: exit code 1, nothing on standard error, no
+/// canary anywhere. Returns the report's lines.
+#[track_caller]
+fn report_of_failing(file: &str) -> Vec<String> {
+    let out = cli(ENV, &["check", file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_no_canary(&out);
+    assert_eq!(stderr(&out), "");
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+/// The report's first rows for the TOML and the YAML file of `check_reads_*_with_paths_and_lines`,
+/// which hold the same references, at these `lines` of `file`: `database.password` resolved,
+/// `replicas[0].password` not found, `replicas[1].password` with a token to scrub, its
+/// `ports[1]` resolved, and a near miss at `nested.deeper.key.inline`.
+fn same_rows(file: &str, lines: [u32; 5]) -> Vec<String> {
+    let [password, replica_0, replica_1, ports, near_miss] = lines;
+    vec![
+        format!("ok      database.password ({file} line {password})  {{vault://env/pg-password}}"),
+        format!(
+            "FAILED  replicas[0].password ({file} line {replica_0})  {{vault://env/missing}}: \
+             environment variable MISSING is not set"
+        ),
+        format!(
+            "FAILED  replicas[1].password ({file} line {replica_1})  \
+             {{vault://env/pg-password?token=***}}: unknown option `token` for vault `env` \
+             (it takes: prefix, ttl, neg_ttl, resurrect_ttl)"
+        ),
+        format!("ok      replicas[1].ports[1] ({file} line {ports})  {{vault://env/pg-password}}"),
+        format!(
+            "FAILED  nested.deeper.key.inline ({file} line {near_miss})  [REDACTED]: this looks \
+             like a vault reference but is not one: `{{vault:` must be followed by `//`; write \
+             {{vault://<vault>/<secret>}} (the text is not shown, since it may be a secret)"
+        ),
+    ]
+}
 
 #[test]
 fn check_reads_toml_with_paths_and_lines() {
@@ -70,35 +76,10 @@ fn check_reads_toml_with_paths_and_lines() {
          [nested.deeper]\n\
          key = { inline = \"{vault:/env/c4n4ry-near}\" }\n",
     );
-    let out = cli(ENV, &["check", &file]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_no_canary(&out);
-    assert_eq!(stderr(&out), "");
-    let text = stdout(&out);
-    let lines: Vec<&str> = text.lines().collect();
     // In the file's order, although the parser sorts keys.
-    assert_eq!(
-        lines,
-        [
-            format!("ok      database.password ({file} line 5)  {{vault://env/pg-password}}"),
-            format!(
-                "FAILED  replicas[0].password ({file} line 9)  {{vault://env/missing}}: \
-                 environment variable MISSING is not set"
-            ),
-            format!(
-                "FAILED  replicas[1].password ({file} line 12)  \
-                 {{vault://env/pg-password?token=***}}: unknown option `token` for vault `env` \
-                 (it takes: prefix, ttl, neg_ttl, resurrect_ttl)"
-            ),
-            format!("ok      replicas[1].ports[1] ({file} line 13)  {{vault://env/pg-password}}"),
-            format!(
-                "FAILED  nested.deeper.key.inline ({file} line 16)  [REDACTED]: this looks like a \
-                 vault reference but is not one: `{{vault:` must be followed by `//`; write \
-                 {{vault://<vault>/<secret>}} (the text is not shown, since it may be a secret)"
-            ),
-            "5 references, 3 failed".to_owned(),
-        ]
-    );
+    let mut want = same_rows(&file, [5, 9, 12, 13, 16]);
+    want.push("5 references, 3 failed".to_owned());
+    assert_eq!(report_of_failing(&file), want);
 
     // Every reference resolves: exit code 0.
     let file = temp_file(
@@ -139,48 +120,25 @@ fn check_reads_yaml_with_paths_and_lines() {
          ---\n\
          second: \"{vault://env/missing}\"\n",
     );
-    let out = cli(ENV, &["check", &file]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_no_canary(&out);
-    assert_eq!(stderr(&out), "");
-    let text = stdout(&out);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines,
-        [
-            format!("ok      database.password ({file} line 5)  {{vault://env/pg-password}}"),
-            format!(
-                "FAILED  replicas[0].password ({file} line 8)  {{vault://env/missing}}: \
-                 environment variable MISSING is not set"
-            ),
-            format!(
-                "FAILED  replicas[1].password ({file} line 9)  \
-                 {{vault://env/pg-password?token=***}}: unknown option `token` for vault `env` \
-                 (it takes: prefix, ttl, neg_ttl, resurrect_ttl)"
-            ),
-            format!("ok      replicas[1].ports[1] ({file} line 10)  {{vault://env/pg-password}}"),
-            format!(
-                "FAILED  nested.deeper.key.inline ({file} line 13)  [REDACTED]: this looks like a \
-                 vault reference but is not one: `{{vault:` must be followed by `//`; write \
-                 {{vault://<vault>/<secret>}} (the text is not shown, since it may be a secret)"
-            ),
-            // Unquoted, YAML reads a mapping: reported, never passed over as a non-string.
-            format!(
-                "FAILED  unquoted ({file} line 14)  {{vault://env/pg-password?token=***}}: YAML \
+    let mut want = same_rows(&file, [5, 8, 9, 10, 13]);
+    want.extend([
+        // Unquoted, YAML reads a mapping: reported, never passed over as a non-string.
+        format!(
+            "FAILED  unquoted ({file} line 14)  {{vault://env/pg-password?token=***}}: YAML \
                  reads an unquoted {{...}} as a mapping, not as this reference: put it in \
                  quotes, as in password: \"{{vault://env/pg-password}}\""
-            ),
-            // A key that is a number, and an alias (at the place it is used).
-            format!("ok      8080 ({file} line 15)  {{vault://env/pg-password}}"),
-            format!("ok      again ({file} line 16)  {{vault://env/pg-password}}"),
-            // Every document of the stream.
-            format!(
-                "FAILED  second ({file} line 18)  {{vault://env/missing}}: environment variable \
+        ),
+        // A key that is a number, and an alias (at the place it is used).
+        format!("ok      8080 ({file} line 15)  {{vault://env/pg-password}}"),
+        format!("ok      again ({file} line 16)  {{vault://env/pg-password}}"),
+        // Every document of the stream.
+        format!(
+            "FAILED  second ({file} line 18)  {{vault://env/missing}}: environment variable \
                  MISSING is not set"
-            ),
-            "9 references, 5 failed".to_owned(),
-        ]
-    );
+        ),
+        "9 references, 5 failed".to_owned(),
+    ]);
+    assert_eq!(report_of_failing(&file), want);
 
     // `.yml` too; an empty YAML file has no reference, and that is no error.
     let file = temp_file("empty.yml", "");

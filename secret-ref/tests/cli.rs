@@ -1,34 +1,11 @@
 //! The `secret-ref` command as a process: exit codes, standard output and standard error,
 //! with Kong's own `kong vault get` vectors (spec §9) adapted to this tool's name.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+#[cfg(any(feature = "hcv", feature = "aws"))]
+use std::process::Command;
 
-fn cli(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_secret-ref"));
-    command.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    command.envs(env.iter().copied()).args(args);
-    command.output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
-
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("secret-ref-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
+mod common;
+use common::*;
 
 #[test]
 fn help_on_every_level() {
@@ -161,8 +138,8 @@ fn check_lists_references_and_never_values() {
     ];
     let out = cli(&env, &["check", conf.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    assert_no_canary(&out);
     let text = stdout(&out);
-    assert!(!text.contains("c4n4ry"), "{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
     assert!(lines[0].starts_with("ok      pg_password ("));
@@ -184,8 +161,8 @@ fn check_lists_references_and_never_values() {
         &["check", json.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(1));
+    assert_no_canary(&out);
     let text = stdout(&out);
-    assert!(!text.contains("c4n4ry"));
     assert_eq!(
         text,
         "ok      pg.password  {vault://env/pg-password}\n\
@@ -253,8 +230,8 @@ fn check_get_and_run_print_references_only_through_the_scrubber() {
     );
     let out = cli(&[], &["check", json.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    assert_no_canary(&out);
     let text = stdout(&out);
-    assert!(!text.contains("c4n4ry"), "{text}");
     assert!(
         text.contains("FAILED  a  {vault://env/x?token=***&token=***}: "),
         "{text}"
@@ -267,14 +244,14 @@ fn check_get_and_run_print_references_only_through_the_scrubber() {
 
     let out = cli(&[], &["get", "{vault://env/x?token=s.c4n4ry&token=again}"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(!stderr(&out).contains("c4n4ry"), "{}", stderr(&out));
+    assert_no_canary(&out);
 
     let out = cli(
         &[("PGPASSWORD", "{vault://env/x?api-key=c4n4ry&api-key=2}")],
         &["run", "--", "true"],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(!stderr(&out).contains("c4n4ry"), "{}", stderr(&out));
+    assert_no_canary(&out);
 }
 
 #[test]
@@ -286,8 +263,8 @@ fn near_misses_are_failures_everywhere() {
     );
     let out = cli(&[], &["check", json.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    assert_no_canary(&out);
     let text = stdout(&out);
-    assert!(!text.contains("c4n4ry"), "{text}");
     assert!(
         text.contains("FAILED  a  [REDACTED]: this looks like a vault reference"),
         "{text}"
@@ -306,10 +283,7 @@ fn near_misses_are_failures_everywhere() {
         err.contains("cut short by `#`") && err.contains("\\#"),
         "{err}"
     );
-    assert!(
-        !err.contains("c4n4ry") && !stdout(&out).contains("c4n4ry"),
-        "{err}"
-    );
+    assert_no_canary(&out);
 
     // In the environment of `run`: the command does not run with a typo for a password.
     let out = cli(
@@ -322,7 +296,7 @@ fn near_misses_are_failures_everywhere() {
         err.contains("PGPASSWORD") && err.contains("looks like a vault reference"),
         "{err}"
     );
-    assert!(!err.contains("c4n4ry"), "{err}");
+    assert_no_canary(&out);
 }
 
 #[cfg(feature = "hcv")]
@@ -339,7 +313,7 @@ fn get_refuses_options_that_choose_where_credentials_go() {
         "{err}"
     );
     assert!(err.contains("vault_hcv_host"), "{err}");
-    assert!(!err.contains("c4n4ry"), "{err}");
+    assert_no_canary(&out);
 }
 
 #[test]
@@ -386,7 +360,7 @@ fn run_resolves_the_environment_and_passes_the_exit_code() {
     ));
     assert!(err.contains("  B: {vault://nope/b?token=***}"));
     assert!(err.ends_with("the command was not run\n"));
-    assert!(!err.contains("c4n4ry"));
+    assert_no_canary(&out);
 
     let out = cli(&[], &["run", "--", "/nonexistent/program"]);
     assert_eq!(out.status.code(), Some(1));
@@ -395,20 +369,6 @@ fn run_resolves_the_environment_and_passes_the_exit_code() {
     let out = cli(&[], &["run"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).starts_with("Error: "));
-}
-
-/// A variable exported by `.ci/servers.sh`'s `start_servers`. The tests that call this are
-/// `#[ignore = "needs .ci/servers.sh"]`: run (with `--include-ignored`) without the servers,
-/// they fail here rather than pass without testing anything.
-#[cfg(any(feature = "hcv", feature = "aws"))]
-fn server(var: &str) -> String {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{var} is not set: this test needs the servers of .ci/servers.sh \
-             (`source .ci/servers.sh; install_servers; start_servers`)"
-        ),
-    }
 }
 
 #[cfg(any(feature = "hcv", feature = "aws"))]
@@ -424,15 +384,6 @@ fn curl(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-#[cfg(any(feature = "hcv", feature = "aws"))]
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("cli-{name}-{}-{nanos}", std::process::id())
 }
 
 #[cfg(feature = "aws")]
@@ -586,7 +537,7 @@ fn aws_credentials_come_from_the_standard_chain() {
         "{}",
         stderr(&out)
     );
-    assert!(!stderr(&out).contains("c4n4ry"));
+    assert_no_canary(&out);
     std::fs::remove_dir_all(&home).unwrap();
 }
 
@@ -698,7 +649,7 @@ fn aws_credentials_from_container_and_instance_metadata() {
         &["get", &reference, "-c", conf],
     );
     assert_eq!(stdout(&out), "from-metadata\n", "{}", stderr(&out));
-    assert!(!stderr(&out).contains("c4n4ry"));
+    assert_no_canary(&out);
 }
 
 /// `kong vault get -p <prefix>`: a running node's `.kong_env` is the configuration, over `-c`.

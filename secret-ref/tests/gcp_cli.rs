@@ -7,56 +7,19 @@
 //! rather than skipping when their variables are missing.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => {
-            panic!("{name} is not set: run `source .ci/servers.sh; install_servers; start_servers`")
-        }
-    }
-}
-
-fn cli(env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_secret-ref"));
-    command.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    command.envs(env.iter().copied()).args(args);
-    command.output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+mod common;
+use common::{assert_no_canary, cli, server, stderr, stdout, unique};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "secret-ref-gcp-cli-{name}-{}-{nanos}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("secret-ref-gcp-{}", unique(name)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 /// Seeds a secret in the fake (its admin side door); returns the secret's name.
 fn seed(url: &str, project: &str, tag: &str, data: &str) -> String {
-    let name = temp_dir(tag)
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .replace(['.', '/'], "-");
+    let name = unique(tag);
     let body =
         serde_json::json!({"project": project, "secret": name, "versions": [{"data": data}]});
     let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
@@ -72,10 +35,10 @@ fn seed(url: &str, project: &str, tag: &str, data: &str) -> String {
 #[test]
 #[ignore = "needs .ci/servers.sh"]
 fn gcp_cli_get_configured_by_kong_conf() {
-    let url = var("SECRET_REF_TEST_GCP_URL");
-    let project = var("SECRET_REF_TEST_GCP_PROJECT");
-    let key_file = var("SECRET_REF_TEST_GCP_KEY_FILE");
-    let metadata = var("SECRET_REF_TEST_GCP_METADATA_HOST");
+    let url = server("SECRET_REF_TEST_GCP_URL");
+    let project = server("SECRET_REF_TEST_GCP_PROJECT");
+    let key_file = server("SECRET_REF_TEST_GCP_KEY_FILE");
+    let metadata = server("SECRET_REF_TEST_GCP_METADATA_HOST");
     let key = std::fs::read_to_string(&key_file).unwrap();
     let name = seed(
         &url,
@@ -145,10 +108,8 @@ fn gcp_cli_get_configured_by_kong_conf() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("GCP_SERVICE_ACCOUNT"), "{err}");
-    assert!(
-        !err.contains("c4n4ry") && !err.contains("PRIVATE KEY"),
-        "{err}"
-    );
+    assert_no_canary(&out);
+    assert!(!err.contains("PRIVATE KEY"), "{err}");
     // The project is kong.conf's: without it, Kong's message.
     let bare = dir.join("bare.conf");
     std::fs::write(&bare, format!("vault_gcp_endpoint_url = {url}\n")).unwrap();
