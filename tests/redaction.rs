@@ -202,3 +202,75 @@ fn values_are_zeroized_on_drop_and_on_replacement() {
     let text = Zeroizing::new(CANARY.to_string());
     drop(text);
 }
+
+/// A literal password typed into the wrong plain field (a number, an enum) makes the format
+/// fail; the format quotes it, our error does not, from `scope` or `Error::from_format`.
+#[test]
+fn format_errors_do_not_quote_the_value_they_failed_on() {
+    #[derive(Debug, Deserialize, ResolveSecrets)]
+    #[allow(dead_code)]
+    struct Service {
+        port: u16,
+        #[secret(skip)]
+        mode: Option<PlainMode>,
+        password: Secret<String>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum PlainMode {
+        Fast,
+        Slow,
+    }
+    let resolver = resolver();
+    let json_port = format!(r#"{{"port": "{CANARY}", "password": "{{vault://env/password}}"}}"#);
+    let json_mode =
+        format!(r#"{{"port": 1, "mode": "{CANARY}", "password": "{{vault://env/password}}"}}"#);
+    let yaml_port = format!("port: \"{CANARY}\"\npassword: \"{{vault://env/password}}\"\n");
+    let yaml_mode = format!("port: 1\nmode: {CANARY}\npassword: \"{{vault://env/password}}\"\n");
+
+    for (what, raw, ours) in [
+        (
+            "serde_json, a number",
+            serde_json::from_str::<Service>(&json_port)
+                .unwrap_err()
+                .to_string(),
+            resolver.scope(|| serde_json::from_str::<Service>(&json_port)),
+        ),
+        (
+            "serde_json, an enum",
+            serde_json::from_str::<Service>(&json_mode)
+                .unwrap_err()
+                .to_string(),
+            resolver.scope(|| serde_json::from_str::<Service>(&json_mode)),
+        ),
+        (
+            "YAML, a number",
+            serde_saphyr::from_str::<Service>(&yaml_port)
+                .unwrap_err()
+                .to_string(),
+            resolver.scope(|| serde_saphyr::from_str::<Service>(&yaml_port)),
+        ),
+        (
+            "YAML, an enum",
+            serde_saphyr::from_str::<Service>(&yaml_mode)
+                .unwrap_err()
+                .to_string(),
+            resolver.scope(|| serde_saphyr::from_str::<Service>(&yaml_mode)),
+        ),
+    ] {
+        // The formats' own errors do quote it: this is what is taken out.
+        assert!(
+            raw.contains(CANARY),
+            "{what}: the format no longer quotes values"
+        );
+        let err = ours.unwrap_err();
+        assert_eq!(err.kind(), secret_ref::ErrorKind::Deserialize, "{what}");
+        assert_clean(what, &err.to_string());
+        assert_clean(what, &format!("{err:?}"));
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            assert_clean(what, &s.to_string());
+            source = s.source();
+        }
+    }
+}

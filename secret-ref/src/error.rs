@@ -413,19 +413,23 @@ impl Error {
     }
 
     /// Wraps an error of a configuration format (serde_json, toml, ...), as a
-    /// [`Deserialize`](ErrorKind::Deserialize) failure with the format's error as its
-    /// source. Its message is kept as the format wrote it: formats only quote values of
-    /// non-secret fields, since `Secret<T>` writes its own redacted errors. An `Error` of
-    /// this crate that went through the format (a `Secret<T>` failing inside
+    /// [`Deserialize`](ErrorKind::Deserialize) failure. Its message is the format's, with the
+    /// values it quotes taken out: `invalid type: string "hunter2", expected u16` becomes
+    /// `invalid type: a string, expected u16`, `unknown variant `hunter2`` becomes `unknown
+    /// variant`, and a quoted line of the file (toml's excerpt under a `|` gutter) goes. A
+    /// password typed into the wrong field is still a password. The position stays; the
+    /// format's error is not kept as the source, since its text quotes the value. An `Error`
+    /// of this crate that went through the format (a `Secret<T>` failing inside
     /// [`Resolver::scope`](crate::Resolver::scope)) comes back as it was.
     ///
     /// ```
     /// use secret_ref::{Error, ErrorKind};
     ///
-    /// let json = serde_json::from_str::<u16>("\"x\"").unwrap_err();
+    /// let json = serde_json::from_str::<u16>(r#""hunter2""#).unwrap_err();
+    /// assert!(json.to_string().contains("hunter2"));
     /// let err = Error::from_format(json);
     /// assert_eq!(err.kind(), ErrorKind::Deserialize);
-    /// assert!(err.to_string().starts_with("invalid type: string"));
+    /// assert_eq!(err.to_string(), "invalid type: a string, expected u16 at line 1 column 9");
     /// ```
     ///
     /// With the `figment` or `config` feature, an error of figment or config-rs becomes one
@@ -448,9 +452,11 @@ impl Error {
             Ok(config) => return Error::from(*config),
             Err(other) => other,
         };
-        Error::single(
-            Failure::new(ErrorKind::Deserialize, boxed.to_string()).with_source(Arc::from(boxed)),
-        )
+        // Not kept as the source: its text is the one the value was just taken out of.
+        Error::single(Failure::new(
+            ErrorKind::Deserialize,
+            crate::layered::without_values(&boxed.to_string()),
+        ))
     }
 
     /// Fills in where each failed value came from: `origin_of` gets the field path of every

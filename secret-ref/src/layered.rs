@@ -1,14 +1,19 @@
-//! What the bridges to layered configuration crates (`figment`, `config_rs`) share: a field
-//! path read back into its steps, and messages of those crates with the values taken out.
+//! Messages of configuration formats with the values taken out, for
+//! [`Error::from_format`](crate::Error::from_format); and what the bridges to layered
+//! configuration crates (`figment`, `config_rs`) share besides: a field path read back into
+//! its steps.
 //!
-//! figment, config-rs and the parsers under them quote what they failed on: `found string
-//! "hunter2"`, or the line of the file under a `|` gutter. In a configuration that line or
-//! value may be a literal password, so failures keep the kind of value and the position, and
-//! never the value (as `kong_conf` does for its own errors).
+//! serde_json, toml, figment, config-rs and the parsers under them quote what they failed on:
+//! `invalid type: string "hunter2"`, `unknown variant `hunter2``, or the line of the file
+//! under a `|` gutter. In a configuration that line or value may be a literal password (typed
+//! into the wrong field), so failures keep the kind of value and the position, and never the
+//! value (as `kong_conf` does for its own errors).
 
+#[cfg(any(feature = "figment", feature = "config"))]
 use std::borrow::Cow;
 
 /// One step of a field path as [`ResolveSecrets`](crate::ResolveSecrets) writes it.
+#[cfg(any(feature = "figment", feature = "config"))]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Step<'a> {
     /// `.name`, or `["a b"]` for a key that is not a plain name.
@@ -20,6 +25,7 @@ pub(crate) enum Step<'a> {
 /// The steps of `replicas[1].password` or `tokens["a b"]`, as far as the path reads as
 /// written by the walker; a caller that looks a path up falls back to the steps it has, the
 /// nearest parent, so a path it cannot read costs precision, never a wrong answer.
+#[cfg(any(feature = "figment", feature = "config"))]
 pub(crate) fn steps(path: &str) -> Vec<Step<'_>> {
     let mut steps = Vec::new();
     let mut rest = path;
@@ -127,6 +133,21 @@ pub(crate) fn without_values(message: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect();
     let mut out = lines.join(": ");
+    // serde's `unknown variant `<text>`, expected ...`: the text read is taken out whole,
+    // up to the last closing backtick of the clause, as it may hold backticks itself.
+    let prefix = "unknown variant `";
+    let mut from = 0;
+    while let Some(at) = out[from..].find(prefix) {
+        let start = from + at + prefix.len() - 1;
+        let line_end = out[start..].find('\n').map_or(out.len(), |n| start + n);
+        let end = [", expected", ", there are no variants"]
+            .iter()
+            .filter_map(|tail| out[start..line_end].rfind(&format!("`{tail}")))
+            .max()
+            .map_or(line_end, |n| start + n + 1);
+        out.replace_range(start - 1..end, "");
+        from = start - 1;
+    }
     for prefix in ["invalid type: ", "invalid value: "] {
         let mut from = 0;
         while let Some(at) = out[from..].find(prefix) {
@@ -190,6 +211,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(any(feature = "figment", feature = "config"))]
     fn paths_read_back_into_steps() {
         assert_eq!(
             steps("replicas[1].password"),
@@ -260,6 +282,20 @@ mod tests {
         assert_eq!(
             without_values("invalid type: string \"cut short"),
             "invalid type: a string"
+        );
+        assert_eq!(
+            without_values(
+                "unknown variant `hun`, expected ter2`, expected one of `a`, `b` at line 1 column 9"
+            ),
+            "unknown variant, expected one of `a`, `b` at line 1 column 9"
+        );
+        assert_eq!(
+            without_values("unknown variant `hunter2`, there are no variants"),
+            "unknown variant, there are no variants"
+        );
+        assert_eq!(
+            without_values("unknown variant `hunter2"),
+            "unknown variant"
         );
         let toml = "TOML parse error at line 1, column 12\n  |\n1 | password = \"hunter2\n  |            ^\ninvalid basic string\n";
         assert_eq!(

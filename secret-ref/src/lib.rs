@@ -187,7 +187,6 @@ pub mod figment;
 mod http;
 mod json_key;
 pub mod kong_conf;
-#[cfg(any(feature = "figment", feature = "config"))]
 mod layered;
 mod live;
 mod plain;
